@@ -1,0 +1,32 @@
+"""Shared test fixtures: a private copy of the workflow to run Snakemake in, and a runner for it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# What a workflow run needs from the repository; linked, so the tests run the code as it is.
+WORKFLOW_ENTRIES = ["Snakefile", "rules", "scripts", "schemas", "prompts", "data", "configs", "profiles", "config.yaml"]
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    """A fresh directory that looks like the repository to Snakemake, with its own results/ and cache/."""
+    wf = tmp_path / "wf"
+    wf.mkdir()
+    for name in WORKFLOW_ENTRIES:
+        if (REPO / name).exists():
+            (wf / name).symlink_to(REPO / name)
+    return wf
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None, timeout: float = 900):
+    """Run Snakemake in `workdir` with this interpreter; on an unexpected exit show its output."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.run(cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
+    return proc

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the tests start for real. Installs only what is missing; needs root (CI is root).
+set -euo pipefail
+want=(bubblewrap)
+missing=()
+for pkg in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
