@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/seeds.smk"
 include: "rules/generate.smk"
 include: "rules/curate.smk"
+include: "rules/train.smk"
 
 
 rule all:

@@ -25,6 +25,21 @@ def languages():
     return [lang for lang, src in config["seeds"]["sources"].items() if src.get("count", 0) > 0]
 
 
+TINY_BASE_MODEL = f"{RESULTS}/models/tiny-base"
+
+
+def base_model():
+    """The base model to fine-tune: a local path or Hub id from `train.base_model`, or (value `tiny`,
+    the offline default) the directory the rule `tiny_base_model` builds."""
+    name = config["train"]["base_model"]
+    return TINY_BASE_MODEL if name == "tiny" else name
+
+
+def checkpoint_dir(stage):
+    """Final checkpoint of a training stage (`stage1` or `stage2`), loadable with from_pretrained."""
+    return f"{RESULTS}/checkpoints/{stage}"
+
+
 def all_targets():
     """What `snakemake` builds by default; each stage's rule file adds its final outputs here."""
-    return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl"]
+    return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2")]
