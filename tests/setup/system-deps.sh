@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests start for real. Installs only what is missing; needs root (CI is root).
 set -euo pipefail
-want=(bubblewrap)
+want=(bubblewrap
+      slurmctld slurmd slurm-client munge    # tests/test_slurm.py: a real one-node cluster
+      docker.io debootstrap                  # tests/test_containers.py: real dockerd, local base image
+)
 missing=()
 for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
