@@ -14,15 +14,15 @@ def render_prompt(template: str, code: str) -> str:
     return template.replace("{code}", code)
 
 
-def count_prompt_tokens(messages: list[dict], counter: str | None) -> int | None:
-    """Prompt length as the original counted it (tiktoken over the joined contents), or None."""
+def count_prompt_tokens(prompt: str, counter: str | None) -> int | None:
+    """Prompt length as the original counted it: the user message only (the system message and chat
+    framing fall inside its 10-token error margin), with gpt-3.5-turbo's tiktoken encoding; or None."""
     if counter is None:
         return None
     if counter == "tiktoken":
         import tiktoken
 
-        enc = tiktoken.get_encoding("cl100k_base")
-        return sum(len(enc.encode(m["content"])) for m in messages)
+        return len(tiktoken.get_encoding("cl100k_base").encode(prompt))
     raise ValueError(f"unknown token_counter {counter!r}")
 
 
@@ -33,7 +33,7 @@ def build_request(seed: str, index: int, teacher: dict, template: str) -> dict |
         {"role": "user", "content": render_prompt(template, seed)},
     ]
     max_tokens = teacher["max_tokens"]
-    prompt_tokens = count_prompt_tokens(messages, teacher.get("token_counter"))
+    prompt_tokens = count_prompt_tokens(messages[1]["content"], teacher.get("token_counter"))
     if prompt_tokens is not None:
         max_tokens = min(max_tokens, teacher.get("context_window", 8192) - prompt_tokens - 10)
         if max_tokens <= 0:
