@@ -4,6 +4,7 @@ set -euo pipefail
 want=(bubblewrap
       slurmctld slurmd slurm-client munge    # tests/test_slurm.py: a real one-node cluster
       docker.io debootstrap                  # tests/test_containers.py: real dockerd, local base image
+      chromium                               # tests/test_report.py: renders the HTML report headless
 )
 missing=()
 for pkg in "${want[@]}"; do
