@@ -1,0 +1,219 @@
+"""One instruction-tuning stage: a model + instruction records -> a fine-tuned checkpoint and a log.
+
+The recipe is the original Magicoder one (magicoder.md §4) expressed as transformers `Trainer`
+arguments: Adafactor without relative step or parameter scaling, linear schedule with warmup, no
+clipping, bf16, seed 42, loss on the response only. The same module runs both stages (stage 2 starts
+from stage 1's output) on one CPU, one GPU, or many through `accelerate launch` (FSDP / DeepSpeed).
+
+Preemption: resumable checkpoints (weights, optimizer, scheduler, RNG, data position) go to a scratch
+directory beside the output every `save_steps`; SIGTERM saves one more and exits 143; a rerun resumes
+from the newest. Everything that can be wrong with the inputs is checked before the model is loaded.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
+
+SIGTERM_EXIT = 143
+
+
+def world_size() -> int:
+    """Processes in this run: set by the launcher (accelerate / torchrun), 1 for a plain python run."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_batch(settings: dict, world: int) -> None:
+    """The paper's global batch is a fact; a config whose product differs must not train silently."""
+    per_device, accum = settings["per_device_batch_size"], settings["gradient_accumulation_steps"]
+    if per_device * accum * world != settings["global_batch_size"]:
+        raise ValueError(
+            f"global_batch_size {settings['global_batch_size']} != per_device_batch_size {per_device} x "
+            f"gradient_accumulation_steps {accum} x world size {world} (= {per_device * accum * world}); "
+            "change the stage's settings or the number of GPUs (train.gpus x train.nodes)"
+        )
+
+
+def resolve(settings: dict, on_gpu: bool) -> dict:
+    """Turn `auto` values into concrete ones: bf16 and padding-free varlen batches on GPUs."""
+    s = dict(settings)
+    if s["precision"] == "auto":
+        s["precision"] = "bf16" if on_gpu else "fp32"
+    if s["packing"] == "auto":
+        s["packing"] = on_gpu
+    if s["attention"] == "auto":
+        s["attention"] = "torch_varlen" if (s["packing"] and on_gpu) else "sdpa"
+    return s
+
+
+def load_model_config(model: str, max_length: int):
+    """The model's config, with clear errors for a missing model or a too long max_length."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(
+            f"base model {model!r} not found: neither a model directory nor a reachable Hub id "
+            f"(offline: set HF_HUB_OFFLINE=0 or point train.base_model at a local copy). {e}"
+        ) from None
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is not None and max_length > limit:
+        raise ValueError(f"max_length {max_length} exceeds {model}'s max_position_embeddings {limit}")
+    return config
+
+
+def last_checkpoint(scratch: Path):
+    """The newest complete Trainer checkpoint in `scratch`, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(scratch)) if scratch.is_dir() else None
+
+
+def make_callbacks(log_path: Path):
+    from transformers import TrainerCallback
+
+    class JsonlLog(TrainerCallback):
+        """Loss, learning rate and tokens/s per logged step, appended across resumed attempts."""
+
+        def __init__(self):
+            self.last = None  # (time, tokens seen) at the previous log
+
+        def _write(self, record, state):
+            if state.is_world_process_zero:
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.last = (time.perf_counter(), state.num_input_tokens_seen)
+            self._write({"event": "start", "step": state.global_step, "max_steps": state.max_steps}, state)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs is None or "loss" not in logs:
+                return
+            now, seen = time.perf_counter(), state.num_input_tokens_seen
+            rate = (seen - self.last[1]) / max(now - self.last[0], 1e-9)
+            self.last = (now, seen)
+            record = {"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"],
+                      "learning_rate": logs.get("learning_rate"), "tokens_seen": seen, "tokens_per_s": rate}
+            self._write(record, state)
+
+    class StopOnSigterm(TrainerCallback):
+        """Turn SIGTERM into: finish this optimizer step, save a checkpoint, stop (all ranks agree)."""
+
+        def __init__(self):
+            self.requested = False
+            signal.signal(signal.SIGTERM, self._handler)
+
+        def _handler(self, signum, frame):
+            self.requested = True
+
+        def stop_requested(self):
+            flag = torch.tensor(float(self.requested))
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                backend_device = "cuda" if torch.cuda.is_available() else "cpu"
+                flag = flag.to(backend_device)
+                torch.distributed.all_reduce(flag)
+            return bool(flag.item())
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.stop_requested():
+                self.requested = True
+                control.should_save = True
+                control.should_training_stop = True
+
+    return JsonlLog(), StopOnSigterm()
+
+
+def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch: str, settings: dict) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    # Checks before anything heavy: batch arithmetic, data, model, length.
+    world = world_size()
+    check_batch(settings, world)
+    s = resolve(settings, torch.cuda.is_available())
+    records = load_records(data_path)
+    load_model_config(model_path, s["max_length"])
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
+        raise ValueError(f"{model_path}: the tokenizer needs BOS and EOS tokens")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    examples = encode_records(tokenizer, records, s["max_length"])
+
+    scratch = Path(scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    scratch_log = scratch / "log.jsonl"
+    resume = last_checkpoint(scratch)
+    if resume and int(os.environ.get("RANK", "0")) == 0:
+        with open(scratch_log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": "resume", "checkpoint": Path(resume).name}) + "\n")
+
+    attention = register_varlen_attention() if s["attention"] == "torch_varlen" else s["attention"]
+    dtype = torch.bfloat16 if s["precision"] == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attention)
+    args = TrainingArguments(
+        output_dir=str(scratch),
+        num_train_epochs=s["epochs"],
+        learning_rate=s["learning_rate"],
+        per_device_train_batch_size=s["per_device_batch_size"],
+        gradient_accumulation_steps=s["gradient_accumulation_steps"],
+        optim=s["optimizer"],
+        lr_scheduler_type=s["lr_scheduler"],
+        warmup_steps=s["warmup_steps"],
+        max_grad_norm=s["max_grad_norm"],
+        weight_decay=0.0,
+        bf16=s["precision"] == "bf16",
+        activation_checkpointing=s["gradient_checkpointing"],
+        seed=s["seed"],
+        data_seed=s["seed"],
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=s["save_steps"],
+        save_total_limit=s["save_total_limit"],
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,
+        dataloader_drop_last=False,
+        report_to=[],
+        disable_tqdm=True,
+    )
+    collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
+    log_cb, sigterm_cb = make_callbacks(scratch_log)
+    trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator,
+                      processing_class=tokenizer, callbacks=[log_cb, sigterm_cb])
+    trainer.train(resume_from_checkpoint=resume)
+    if sigterm_cb.requested:
+        print(f"SIGTERM: saved a checkpoint in {scratch} at step {trainer.state.global_step}; rerun to resume",
+              file=sys.stderr)
+        sys.exit(SIGTERM_EXIT)
+
+    # The final model is loaded later with plain from_pretrained: save it with standard attention.
+    trainer.model.config._attn_implementation = "sdpa" if attention == "torch_varlen" else attention
+    trainer.save_model(out_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out_dir)
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(scratch_log, log_file)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="base model / previous stage: directory or Hub id")
+    p.add_argument("--data", required=True, help="JSONL records with instruction and response")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--log-file", required=True, help="JSONL training log to write")
+    p.add_argument("--scratch", required=True, help="resumable checkpoints while training")
+    p.add_argument("--settings", required=True, help="JSON: the train section merged with the stage's settings")
+    a = p.parse_args(argv)
+    train(a.model, a.data, a.out, a.log_file, a.scratch, json.loads(a.settings))
+
+
+if __name__ == "__main__":
+    main()
