@@ -1,0 +1,158 @@
+"""Remove records that contain benchmark text (StarCoder's decontamination, as Magicoder ran it).
+
+`substring` (the original): a record's columns are lowercased and joined with a blank line; the record
+is dropped if any lowercased benchmark string occurs in that text. The original loops over every
+string for every record; one Aho-Corasick automaton over all strings finds the same matches in a
+single pass over the text. Removed records name the first matching string in the original's loop order
+(benchmarks in config order, strings in load order), so even the reported match agrees with the loop.
+
+`ngram`: a record is dropped if it shares any word n-gram with a benchmark string. It also catches
+text that differs from the benchmark in case, spacing or punctuation, which substrings miss.
+"""
+import argparse
+import json
+import re
+import sys
+import time
+
+import ahocorasick
+
+from magicoder_repro.benchmark_strings import load_benchmark_strings
+from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+
+WORD = re.compile(r"\w+")
+
+
+def record_text(record: dict, columns: list[str]) -> str:
+    return "\n\n".join(record[c].lower() for c in columns)
+
+
+def naive_match(text: str, strings: dict[str, list[str]]):
+    """The original loop: the first (benchmark, string) whose lowercase occurs in `text`, or None."""
+    for benchmark, substrings in strings.items():
+        for substring in substrings:
+            if substring.lower() in text:
+                return benchmark, substring
+    return None
+
+
+class SubstringMatcher:
+    """All benchmark strings in one automaton; a match reports the string the naive loop would find first."""
+
+    def __init__(self, strings: dict[str, list[str]]):
+        self.automaton = ahocorasick.Automaton()
+        rank = 0
+        for benchmark, substrings in strings.items():
+            for substring in substrings:
+                key = substring.lower()
+                if key not in self.automaton:  # a repeated string keeps its first (lowest) rank
+                    self.automaton.add_word(key, (rank, benchmark, substring))
+                rank += 1
+        self.empty = len(self.automaton) == 0
+        if not self.empty:
+            self.automaton.make_automaton()
+
+    def __call__(self, text: str):
+        if self.empty:
+            return None
+        best = min(self.automaton.iter(text), default=None, key=lambda hit: hit[1][0])
+        return None if best is None else best[1][1:]
+
+
+def word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    words = WORD.findall(text.lower())
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+class NgramMatcher:
+    """Word n-gram overlap; benchmark strings shorter than n words cannot match and are counted as such."""
+
+    def __init__(self, strings: dict[str, list[str]], n: int):
+        self.n = n
+        self.owner: dict[tuple, tuple] = {}
+        self.too_short = {b: 0 for b in strings}
+        for benchmark, substrings in strings.items():
+            for substring in substrings:
+                grams = word_ngrams(substring, n)
+                self.too_short[benchmark] += not grams
+                for gram in grams:
+                    self.owner.setdefault(gram, (benchmark, substring))
+
+    def __call__(self, text: str):
+        for gram in word_ngrams(text, self.n):
+            if gram in self.owner:
+                return self.owner[gram]
+        return None
+
+
+def make_matcher(strings: dict[str, list[str]], method: str, ngram_size: int = 10):
+    if method == "substring":
+        return SubstringMatcher(strings)
+    if method == "ngram":
+        return NgramMatcher(strings, ngram_size)
+    raise ValueError(f"unknown decontamination method {method!r} (substring or ngram)")
+
+
+def decontaminate(records, columns: list[str], strings: dict[str, list[str]], method="substring", ngram_size=10):
+    """Split records into kept and removed; removed ones carry `benchmark` and `matched`."""
+    match = make_matcher(strings, method, ngram_size)
+    kept, removed = [], []
+    for record in records:
+        hit = match(record_text(record, columns))
+        if hit is None:
+            kept.append(record)
+        else:
+            removed.append({**record, "benchmark": hit[0], "matched": hit[1]})
+    return kept, removed, match
+
+
+def summarise(settings, strings, skipped, kept, removed, match, seconds) -> dict:
+    per_benchmark = {
+        name: {"strings": len(s), "removed": sum(r["benchmark"] == name for r in removed)} for name, s in strings.items()
+    }
+    if isinstance(match, NgramMatcher):
+        for name, n in match.too_short.items():
+            per_benchmark[name]["strings_shorter_than_ngram"] = n
+    return {
+        "method": settings["method"],
+        **({"ngram_size": settings["ngram_size"]} if settings["method"] == "ngram" else {}),
+        "benchmarks": per_benchmark,
+        "skipped": skipped,
+        "kept": len(kept),
+        "removed": len(removed),
+        "seconds": round(seconds, 3),
+    }
+
+
+def run(input_path, columns, settings, kept_path, removed_path, summary_path) -> dict:
+    """Decontaminate one JSONL file with the `curation.decontamination` settings; write all three outputs."""
+    strings, skipped = load_benchmark_strings(settings.get("benchmarks", {}), settings.get("skip", []))
+    records = list(iter_jsonl(input_path))
+    for i, record in enumerate(records):
+        missing = [c for c in columns if not isinstance(record.get(c), str)]
+        if missing:
+            raise ValueError(f"{input_path}: record {i + 1} has no text field(s) {missing}")
+    start = time.perf_counter()
+    kept, removed, match = decontaminate(records, columns, strings, settings["method"], settings.get("ngram_size", 10))
+    summary = summarise(settings, strings, skipped, kept, removed, match, time.perf_counter() - start)
+    write_jsonl(kept_path, kept)
+    write_jsonl(removed_path, removed)
+    write_json(summary_path, summary)
+    return summary
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--input", required=True)
+    p.add_argument("--columns", nargs="+", required=True, help="text fields searched, joined by a blank line")
+    p.add_argument("--settings", required=True, help="curation.decontamination as JSON")
+    p.add_argument("--kept", required=True)
+    p.add_argument("--removed", required=True)
+    p.add_argument("--summary", required=True)
+    a = p.parse_args(argv)
+    summary = run(a.input, a.columns, json.loads(a.settings), a.kept, a.removed, a.summary)
+    print(json.dumps(summary, indent=2), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
