@@ -1,0 +1,269 @@
+"""OSS-Instruct generation: one teacher request per seed, answered from the cache or by the teacher.
+
+The original asked gpt-3.5-turbo one request at a time. Here requests run `concurrency` at a time,
+the `openai` client retries rate limits, server errors, timeouts and dropped connections (honouring
+Retry-After), and each answer goes to the response cache as soon as it arrives (teacher_cache.py), so
+an interrupted run resumes where it stopped. Backends:
+  openai  any OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, `transformers serve`) via `base_url`
+  replay  answers only from a recorded file (a cache file is one); an unanswered request is an error
+A request that still fails after its retries is reported, the others finish, and the run exits
+non-zero: a rerun asks again only for what failed. Outputs hold no timings, so reruns are byte-equal.
+"""
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from .jsonl import read_jsonl, write_json, write_jsonl
+from .requests import build_request, load_template, request_key
+from .teacher_cache import ResponseCache, read_answers
+
+log = logging.getLogger("magicoder_repro.generate")
+
+SEED_FIELDS = ("lang", "index", "raw_index", "seed")
+
+
+class GenerationError(RuntimeError):
+    """A problem the user must fix (configuration, missing key or file); the message says how."""
+
+
+class IncompleteAnswer(ValueError):
+    """A 200 whose body parsed but holds no answer; retried like a truncated body."""
+
+
+@dataclass
+class Job:
+    record: dict           # the seed record
+    request: dict | None   # None: skipped (the prompt leaves no room for an answer)
+    key: str | None
+
+
+def plan(seeds: list[dict], teacher: dict, template: str) -> list[Job]:
+    """The request for each seed, in index order."""
+    jobs = []
+    for record in sorted(seeds, key=lambda r: r["index"]):
+        missing = [f for f in SEED_FIELDS if f not in record]
+        if missing:
+            raise GenerationError(f"seed record with index {record.get('index')} lacks {missing}")
+        request = build_request(record["seed"], record["index"], teacher, template)
+        jobs.append(Job(record, request, request_key(request) if request else None))
+    return jobs
+
+
+def require_tiktoken(timeout_s: float = 30.0) -> None:
+    """tiktoken fetches its encoding over the network on first use: offline that fails, or behind a
+    silent firewall hangs, so load it up front with a deadline and say what to do."""
+    outcome = {}
+
+    def load():
+        try:
+            import tiktoken
+
+            tiktoken.get_encoding("cl100k_base")
+            outcome["ok"] = True
+        except Exception as e:  # any failure to load is reported below, with the fix
+            outcome["error"] = f"{type(e).__name__}: {e}"
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome.get("ok"):
+        reason = outcome.get("error", f"no answer within {timeout_s:.0f} s")
+        raise GenerationError(
+            "teacher.token_counter is 'tiktoken', but tiktoken's cl100k_base encoding could not be loaded "
+            f"({reason[:300]}). tiktoken downloads it on first use. On a machine with internet run "
+            "`TIKTOKEN_CACHE_DIR=DIR python -c \"import tiktoken; tiktoken.get_encoding('cl100k_base')\"`, copy DIR "
+            "here and set TIKTOKEN_CACHE_DIR=DIR; or set teacher.token_counter: null (no prompt-length cap)."
+        )
+
+
+def replay(jobs: list[Job], replay_file: str | None) -> dict[str, dict]:
+    """Answers for every request from the recorded file, or an error naming what is missing."""
+    if not replay_file or not os.path.exists(replay_file):
+        raise GenerationError(f"teacher.backend is 'replay' but teacher.replay_file ({replay_file!r}) does not exist")
+    todo = [job for job in jobs if job.key]
+    answers = read_answers([replay_file], {job.key for job in todo})
+    missing = [job for job in todo if job.key not in answers]
+    if missing:
+        first = missing[0].record
+        raise GenerationError(
+            f"{len(missing)} of {len(todo)} requests have no recorded answer in {replay_file}; the first is "
+            f"{first['lang']} seed index {first['index']} (request key {missing[0].key[:16]}, seed {first['seed'][:60]!r}). "
+            "A replay file answers only the exact requests it was recorded from: if the seeds, the prompt template "
+            "or a teacher setting changed, record new answers by running once with teacher.backend: openai (the "
+            "cache file <cache_dir>/teacher/responses.jsonl it writes is itself a replay file)."
+        )
+    return answers
+
+
+async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dict, stats: Counter):
+    """Send every request the cache cannot answer; return (answers, keys answered now, failures)."""
+    import openai
+    from tqdm import tqdm
+
+    key_env = teacher.get("api_key_env") or "OPENAI_API_KEY"
+    api_key = os.environ.get(key_env)
+    if not api_key:
+        raise GenerationError(
+            f"teacher.backend is 'openai' but the environment variable {key_env} (teacher.api_key_env) is not set. "
+            "Export the API key there; a local server that needs no key (vLLM, SGLang, transformers serve) "
+            f"still needs the variable set, to any value, e.g. {key_env}=local."
+        )
+    wanted = {job.key for job in jobs if job.key}
+    answers = cache.load(wanted)
+    stats["cache_hits"] = len(answers)
+    todo = {job.key: job.request for job in jobs if job.key and job.key not in answers}
+    log.info("%d requests: %d answered by the cache, %d to send", len(wanted), len(answers), len(todo))
+
+    async def count_attempt(request):
+        stats["http_attempts"] += 1
+
+    async def count_status(response):
+        stats["http_responses"] += 1
+        if response.status_code != 200:
+            stats[f"http_{response.status_code}"] += 1
+
+    client = openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=teacher.get("base_url"),
+        max_retries=runtime["max_retries"],
+        timeout=runtime["timeout_s"],
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt], "response": [count_status]}),
+    )
+    slots = asyncio.Semaphore(runtime["concurrency"])
+    failures = {}
+
+    async def one(key, request):
+        # The client retries HTTP-level failures itself; a 200 with a broken body it hands back as an
+        # exception, so that case gets its own retries with the same backoff shape.
+        async with slots:
+            for attempt in range(runtime["max_retries"] + 1):
+                try:
+                    completion = await client.chat.completions.create(**request)
+                    if not completion.choices or completion.choices[0].message is None:
+                        raise IncompleteAnswer("no choices in the answer")
+                    break
+                except (json.JSONDecodeError, openai.APIResponseValidationError, IncompleteAnswer) as e:
+                    stats["invalid_body"] += 1
+                    if attempt == runtime["max_retries"]:
+                        failures[key] = f"{type(e).__name__}: {e}"
+                        return
+                    await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+                except openai.APIError as e:
+                    failures[key] = f"{type(e).__name__}: {e}"
+                    return
+        response = completion.model_dump(mode="json")
+        cache.append(key, request, response)
+        answers[key] = response
+
+    start = time.monotonic()
+    with tqdm(total=len(todo), desc="teacher", unit="req", file=sys.stderr, mininterval=1.0) as bar:
+        async def tracked(key, request):
+            await one(key, request)
+            bar.update()
+
+        await asyncio.gather(*(tracked(k, r) for k, r in todo.items()))
+    await client.close()
+    elapsed = time.monotonic() - start
+    stats["requests_sent"] = len(todo)
+    if todo:
+        log.info("sent %d requests in %.1f s (%.2f requests/s)", len(todo), elapsed, len(todo) / max(elapsed, 1e-9))
+    return answers, set(todo) - set(failures), failures
+
+
+def ledger(rows: list[dict], answers_sent: set[str], stats: Counter, price: dict) -> dict:
+    """Token use and cost (all answers, and those bought in this run), retries, errors, fingerprints."""
+
+    def usage(responses):
+        prompt = sum((r.get("usage") or {}).get("prompt_tokens", 0) for r in responses)
+        completion = sum((r.get("usage") or {}).get("completion_tokens", 0) for r in responses)
+        cost = (prompt * price.get("input", 0) + completion * price.get("output", 0)) / 1e6
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "cost_usd": round(cost, 6)}
+
+    answered = [row for row in rows if "response" in row]
+    errors = {k: v for k, v in stats.items() if k.startswith("http_") and k not in ("http_attempts", "http_responses")}
+    if stats["http_attempts"] > stats["http_responses"]:
+        errors["timeout_or_connection"] = stats["http_attempts"] - stats["http_responses"]
+    if stats["invalid_body"]:
+        errors["invalid_body"] = stats["invalid_body"]
+    return {
+        "seeds": len(rows),
+        "answered": len(answered),
+        "skipped": dict(Counter(row["skipped"] for row in rows if "skipped" in row)),
+        "cache_hits": stats["cache_hits"],
+        "requests_sent": stats["requests_sent"],
+        "http_attempts": stats["http_attempts"],
+        "retries": max(stats["http_attempts"] - stats["requests_sent"], 0),
+        "errors_by_type": dict(sorted(errors.items())),
+        "usage_all_answers": usage(row["response"] for row in answered),
+        "usage_this_run": usage(row["response"] for row in answered if row["request_key"] in answers_sent),
+        "price_per_million_tokens": price,
+        "system_fingerprints": dict(sorted(Counter(str(row["response"].get("system_fingerprint")) for row in answered).items())),
+    }
+
+
+def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
+    seeds = read_jsonl(seeds_path)
+    if teacher.get("token_counter") == "tiktoken":
+        require_tiktoken()
+    jobs = plan(seeds, teacher, load_template(template_path))
+    stats, sent, failures = Counter(), set(), {}
+    if teacher["backend"] == "replay":
+        answers = replay(jobs, teacher.get("replay_file"))
+    else:
+        cache = ResponseCache(cache_dir)
+        try:
+            answers, sent, failures = asyncio.run(ask(jobs, teacher, cache, runtime, stats))
+        finally:
+            cache.close()
+    if failures:
+        by_key = {job.key: job.record for job in jobs}
+        for key, error in sorted(failures.items(), key=lambda kv: by_key[kv[0]]["index"]):
+            log.error("failed: %s seed index %d: %s", by_key[key]["lang"], by_key[key]["index"], error)
+        kinds = Counter(error.split(":")[0] for error in failures.values())
+        raise GenerationError(
+            f"{len(failures)} requests failed after all retries ({dict(kinds)}); the {len(answers)} answered are "
+            "in the cache, so rerunning asks again only for the failed ones"
+        )
+    rows = []
+    for job in jobs:
+        row = {f: job.record[f] for f in SEED_FIELDS}
+        row["request_key"] = job.key
+        if job.request is None:
+            row["skipped"] = "prompt_too_long"
+        else:
+            row["response"] = answers[job.key]
+        rows.append(row)
+    write_jsonl(responses_path, rows)
+    write_json(ledger_path, ledger(rows, sent, stats, teacher.get("price_per_million_tokens") or {}))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", required=True)
+    p.add_argument("--teacher", required=True, help="JSON: the config's teacher section")
+    p.add_argument("--template", required=True)
+    p.add_argument("--cache", required=True, help="response cache directory, e.g. cache/teacher")
+    p.add_argument("--responses", required=True)
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--max-retries", type=int, default=8)
+    p.add_argument("--timeout-s", type=float, default=300)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
+    try:
+        generate(args.seeds, json.loads(args.teacher), args.template, args.cache, args.responses, args.ledger, runtime)
+    except GenerationError as e:
+        log.error("%s", e)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

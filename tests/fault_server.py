@@ -1,0 +1,135 @@
+"""A local OpenAI-compatible chat-completions server that misbehaves on purpose.
+
+Tests and the throughput benchmark point the real `openai` client at it. Answers are a pure function
+of the request body (same request, same bytes back), so runs can be compared byte for byte, and the
+server keeps its own log of what it sent: which requests were answered completely, and how often.
+
+Faults are scheduled per request (keyed like the pipeline's cache, by `request_key` of the body): the
+n-th attempt at a request gets `faults(request)[n]`, later attempts are answered normally.
+  "429"       429 with Retry-After (seconds, fractional)
+  "500"       500 internal error
+  "slow"      a valid answer, but only after `slow_s` (longer than the client's timeout)
+  "truncated" 200 whose JSON body is cut in half (Content-Length matches: HTTP itself is fine)
+  "cut"       200 that announces more bytes than it sends, then closes the connection
+"""
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from magicoder_repro.requests import request_key
+
+FAULT_CYCLE = [[], ["429"], ["500", "500"], ["slow"], ["truncated"], ["429", "truncated"], ["cut"], []]
+
+
+def answer_text(request: dict) -> str:
+    """A well-formed OSS-Instruct answer derived from the request, so parsing has something to keep."""
+    digest = hashlib.sha256(request["messages"][-1]["content"].encode()).hexdigest()[:12]
+    return f"[Problem Description]\nProblem {digest} for seed {request.get('seed')}.\n\n[Solution]\nsolution_{digest}()\n"
+
+
+def completion_for(request: dict) -> dict:
+    """The chat.completion body for `request`; id and created derive from the request, not the clock."""
+    key = request_key(request)
+    text = answer_text(request)
+    prompt_tokens = sum(len(m["content"].split()) for m in request["messages"])
+    completion_tokens = len(text.split())
+    return {
+        "id": f"chatcmpl-{key[:24]}",
+        "object": "chat.completion",
+        "created": 1700000000 + int(key[:6], 16) % 100000,
+        "model": request["model"],
+        "system_fingerprint": "fp_fault_server",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "logprobs": None,
+             "message": {"role": "assistant", "content": text}}
+        ],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }
+
+
+class FaultServer:
+    """`with FaultServer(...) as server:` serves on 127.0.0.1:`server.port` from a background thread."""
+
+    def __init__(self, faults=lambda request: [], latency_s=0.0, slow_s=3.0, retry_after_s=0.2):
+        self.faults, self.latency_s, self.slow_s, self.retry_after_s = faults, latency_s, slow_s, retry_after_s
+        self.attempts = Counter()    # request key -> attempts seen
+        self.completed = Counter()   # request key -> valid 200 answers fully written to the socket
+        self.outcomes = Counter()    # fault kind (or "ok") -> count
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body: bytes, headers=(), declared_length=None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) if declared_length is None else declared_length))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+
+            def do_POST(self):
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    return self._send(404, b'{"error": {"message": "not found"}}')
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = request_key(request)
+                with server.lock:
+                    attempt = server.attempts[key]
+                    server.attempts[key] += 1
+                plan = server.faults(request)
+                fault = plan[attempt] if attempt < len(plan) else "ok"
+                with server.lock:
+                    server.outcomes[fault] += 1
+                body = json.dumps(completion_for(request)).encode()
+                if fault == "429":
+                    return self._send(429, b'{"error": {"message": "rate limited", "type": "rate_limit"}}',
+                                      [("Retry-After", str(server.retry_after_s))])
+                if fault == "500":
+                    return self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+                if fault == "slow":
+                    time.sleep(server.slow_s)
+                    try:
+                        return self._send(200, body)
+                    except OSError:   # the client gave up long ago
+                        return
+                if fault == "truncated":
+                    return self._send(200, body[: len(body) // 2])
+                if fault == "cut":
+                    self._send(200, body[: len(body) // 2], declared_length=len(body))
+                    self.close_connection = True
+                    return
+                time.sleep(server.latency_s)
+                self._send(200, body)
+                with server.lock:
+                    server.completed[key] += 1
+
+        return Handler
+
+
+def cycling_faults(request: dict) -> list[str]:
+    """Every fault kind, spread over requests by their seed."""
+    return FAULT_CYCLE[(request.get("seed") or 0) % len(FAULT_CYCLE)]
