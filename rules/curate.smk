@@ -102,7 +102,8 @@ rule sft_stage1:
     output:
         f"{RESULTS}/sft/stage1.jsonl",
     params:
-        oss_instruction=config["sft"]["oss_instruction"],
+        # A function, so Snakemake does not read the template's {problem} as a wildcard.
+        oss_instruction=lambda wildcards: config["sft"]["oss_instruction"],
     log:
         f"{RESULTS}/logs/curate/sft_stage1.log",
     shell:

@@ -8,7 +8,6 @@ substring decontamination as OSS-Instruct. Config names the source and its two f
 import argparse
 import json
 import sys
-import time
 
 from magicoder_repro.benchmark_strings import load_benchmark_strings, load_table
 from magicoder_repro.decontaminate import decontaminate, summarise
@@ -35,11 +34,10 @@ def build(evol: dict, decontamination: dict | None) -> tuple[list[dict], list[di
     if not evol.get("decontaminate"):
         return records, [], {"method": None, "note": "evol.decontaminate is false", "kept": len(records), "removed": 0}
     strings, skipped = load_benchmark_strings(decontamination.get("benchmarks", {}), decontamination.get("skip", []))
-    start = time.perf_counter()
     kept, removed, match = decontaminate(
         records, COLUMNS, strings, decontamination["method"], decontamination.get("ngram_size", 10)
     )
-    return kept, removed, summarise(decontamination, strings, skipped, kept, removed, match, time.perf_counter() - start)
+    return kept, removed, summarise(decontamination, strings, skipped, kept, removed, match)
 
 
 def main(argv=None):
