@@ -250,6 +250,8 @@ def main(argv=None):
     p.add_argument("--teacher", required=True, help="JSON: the config's teacher section")
     p.add_argument("--template", required=True)
     p.add_argument("--cache", required=True, help="response cache directory, e.g. cache/teacher")
+    p.add_argument("--replay-file", help="recorded answers (backend replay); overrides teacher.replay_file")
+    p.add_argument("--api-key-env", help="variable holding the API key; overrides teacher.api_key_env")
     p.add_argument("--responses", required=True)
     p.add_argument("--ledger", required=True)
     p.add_argument("--concurrency", type=int, default=64)
@@ -259,7 +261,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
     try:
-        generate(args.seeds, json.loads(args.teacher), args.template, args.cache, args.responses, args.ledger, runtime)
+        teacher = json.loads(args.teacher)
+        teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
+        generate(args.seeds, teacher, args.template, args.cache, args.responses, args.ledger, runtime)
     except GenerationError as e:
         log.error("%s", e)
         sys.exit(1)
