@@ -1,0 +1,313 @@
+"""The report: funnel numbers from stage outputs, and the page as headless Chromium renders it.
+
+Fixture files are written by the tests in the pipeline's layout; the cleaning and decontamination ones
+come from the real clean/decontaminate functions, so the report is tested against what they write.
+Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: no port, no
+websocket library), which reports uncaught exceptions and console errors as events.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from magicoder_repro import report
+from magicoder_repro.clean import clean
+from magicoder_repro.decontaminate import decontaminate, summarise
+from magicoder_repro.jsonl import write_json, write_jsonl
+
+from conftest import REPO, run_snakemake
+
+CHROMIUM = shutil.which("chromium")
+SECTIONS = ["funnel", "decontamination", "lengths", "teacher", "training", "evaluation", "provenance", "runtimes"]
+
+
+# ------------------------------------------------------------------------------------- fixtures
+def seed_rows(lang, n):
+    return [{"lang": lang, "index": i, "raw_index": i, "seed": f"{lang} seed {i}", "source": "demo",
+             "doc_id": f"d{i}", "start_line": 0, "end_line": 1} for i in range(n)]
+
+
+def answer(content, tokens=(100, 50)):
+    return {"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": tokens[0], "completion_tokens": tokens[1]}, "system_fingerprint": "fp_test"}
+
+
+def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
+    """Stage outputs of a tiny run: python 5 seeds, rust 3, with one drop of each kind.
+
+    python: 1 seed skipped (prompt too long), 1 answer unparsable, 1 exact duplicate -> 5/4/3/2/2.
+    rust: 1 record contains a HumanEval string -> 3/3/3/3/2.
+    """
+    res = root / "results"
+    inputs = {"seeds": {}, "responses": {}, "ledgers": {}, "records": {}, "parse_stats": {}}
+    records = {
+        "python": [{"problem": "Sum a list of numbers.", "solution": "def total(xs):\n    return sum(xs)"},
+                   {"problem": "Sum a list of numbers.", "solution": "def total(xs):\n    return sum(xs)"},
+                   {"problem": "Reverse a string " + "with care " * 30, "solution": "s[::-1]" * 20}],
+        "rust": [{"problem": "Parse a config file.", "solution": "fn parse() {}"},
+                 {"problem": "Check if in given list of numbers, are any two numbers closer to each other than",
+                  "solution": "fn close() {}"},
+                 {"problem": "Write a tokenizer.", "solution": "fn tokens() -> Vec<String> { vec![] }"}],
+    }
+    for lang, n_seeds in (("python", 5), ("rust", 3)):
+        seeds = seed_rows(lang, n_seeds)
+        inputs["seeds"][lang] = str(res / f"seeds/{lang}.jsonl")
+        write_jsonl(inputs["seeds"][lang], seeds)
+        responses = []
+        for s in seeds:
+            row = {k: s[k] for k in ("lang", "index", "raw_index", "seed")} | {"request_key": f"k{lang}{s['index']}"}
+            if lang == "python" and s["index"] == 4:
+                row["skipped"] = "prompt_too_long"
+            else:
+                row["response"] = answer(f"answer {s['index']}")
+            responses.append(row)
+        inputs["responses"][lang] = str(res / f"generate/{lang}.responses.jsonl")
+        write_jsonl(inputs["responses"][lang], responses)
+        recs = [{"lang": lang, "index": i, "raw_index": i, "seed": seeds[i]["seed"] if not (lang == "python" and i == 1)
+                 else seeds[0]["seed"], "openai_fingerprint": "fp_test", **r} for i, r in enumerate(records[lang])]
+        inputs["records"][lang] = str(res / f"generate/{lang}.records.jsonl")
+        write_jsonl(inputs["records"][lang], recs)
+        inputs["parse_stats"][lang] = str(res / f"generate/{lang}.parse_stats.json")
+        write_json(inputs["parse_stats"][lang], {"dropped": {"missing [solution]": 1} if lang == "python" else {}})
+        inputs["ledgers"][lang] = str(res / f"generate/{lang}.ledger.json")
+        answered = sum("response" in r for r in responses)
+        write_json(inputs["ledgers"][lang], {
+            "seeds": n_seeds, "answered": answered, "skipped": {}, "cache_hits": 1, "requests_sent": answered - 1,
+            "http_attempts": answered + 1, "retries": 2, "errors_by_type": {"http_429": 2},
+            "usage_all_answers": {"prompt_tokens": 100 * answered, "completion_tokens": 50 * answered,
+                                  "cost_usd": answered * 2e-4},
+            "usage_this_run": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0},
+            "price_per_million_tokens": {"input": 1.0, "output": 2.0},
+            "system_fingerprints": {"fp_test": answered}})
+
+    data = res / "data"
+    kept, stats = clean(list(inputs["records"].values()), shuffle_seed=666)
+    inputs |= {"clean": str(data / "oss_instruct.clean.jsonl"), "clean_stats": str(data / "clean_stats.json"),
+               "kept": str(data / "oss_instruct.jsonl"), "removed": str(data / "oss_instruct.removed.jsonl"),
+               "decontamination": str(data / "oss_instruct.decontamination.json")}
+    write_jsonl(inputs["clean"], kept)
+    write_json(inputs["clean_stats"], stats)
+    strings = {"humaneval": ["are any two numbers closer to each other than"], "mbpp": ["Write a function to find"]}
+    settings = {"method": "substring"}
+    final, removed, match = decontaminate(kept, ["problem", "solution"], strings)
+    write_jsonl(inputs["kept"], final)
+    write_jsonl(inputs["removed"], removed)
+    write_json(inputs["decontamination"], summarise(settings, strings, ["apps"], final, removed, match))
+
+    if with_training:
+        inputs["train_logs"] = {}
+        for stage, start_loss in (("stage1", 3.0), ("stage2", 2.0)):
+            path = res / f"train/{stage}.log.jsonl"
+            rows = [{"event": "start", "step": 0, "max_steps": 8}]
+            rows += [{"step": s, "epoch": s / 4, "loss": start_loss / s, "learning_rate": 1e-3 * (1 - s / 8),
+                      "tokens_seen": 500 * s, "tokens_per_s": 900.0 + 10 * s} for s in range(1, 9)]
+            write_jsonl(path, rows)
+            inputs["train_logs"][stage] = str(path)
+    if with_eval:
+        inputs["eval"] = {}
+        for model, base, plus in (("stage1", 0.25, 0.2), ("stage2", 0.5, 0.375)):
+            path = res / f"eval/{model}/humaneval.json"
+            write_json(path, {"benchmark": "humaneval", "pass@1": {"base": base, "plus": plus},
+                              "settings": {"max_new_tokens": 512}, "self_check": {"canonical_pass_rate": 1.0}})
+            inputs["eval"][model] = {"humaneval": str(path)}
+    bench = res / "benchmarks/seeds"
+    bench.mkdir(parents=True, exist_ok=True)
+    for lang, secs in (("python", 1.5), ("rust", 0.5)):
+        (bench / f"{lang}.tsv").write_text(f"s\th:m:s\tmax_rss\n{secs}\t0:00:01\t120.5\n")
+    return inputs
+
+
+def make_report(root: Path, inputs: dict) -> Path:
+    out = root / "results/report"
+    report.main(["--inputs", json.dumps(inputs),
+                 "--benchmarks", json.dumps({"seeds": str(root / "results/benchmarks/seeds/*.tsv")}),
+                 "--config", json.dumps({"seeds": {"seed": 976}}), "--html", str(out / "index.html"),
+                 "--summary", str(out / "summary.json"), "--plot-dir", str(out)])
+    return out / "index.html"
+
+
+# ----------------------------------------------------------------------------------- unit tests
+def test_funnel_counts_each_stage_output_per_language(tmp_path):
+    funnel = report.funnel(build_results(tmp_path))
+    rows = {r["lang"]: r for r in funnel["rows"]}
+    assert funnel["steps"] == list(report.FUNNEL_STEPS)
+    assert [rows["python"][s] for s in report.FUNNEL_STEPS] == [5, 4, 3, 2, 2]
+    assert [rows["rust"][s] for s in report.FUNNEL_STEPS] == [3, 3, 3, 3, 2]
+    assert [rows["total"][s] for s in report.FUNNEL_STEPS] == [8, 7, 6, 5, 4]
+    assert funnel["reasons"] == {
+        "responses": {"skipped: prompt_too_long": 1},
+        "parsed": {"missing [solution]": 1},
+        "deduplicated": {"duplicate seed": 1},
+        "decontaminated": {"matches humaneval": 1},
+    }
+
+
+def test_pass_at_1_pairs_evalplus_variants_and_published_rows(tmp_path):
+    evaluation = report.evaluation(build_results(tmp_path))
+    assert evaluation["columns"] == ["humaneval", "humaneval+"]
+    rows = {(r["model"], r["source"]): r["scores"] for r in evaluation["rows"]}
+    assert rows[("stage2", "this run")] == {"humaneval": 50.0, "humaneval+": 37.5}
+    assert rows[("Magicoder-DS-6.7B", "published")]["humaneval"] == 66.5
+    assert evaluation["self_checks"][0]["check"] == {"canonical_pass_rate": 1.0}
+
+
+def test_sections_without_inputs_say_so(tmp_path):
+    inputs = build_results(tmp_path, with_training=False, with_eval=False)
+    page = make_report(tmp_path, inputs).read_text()
+    assert "No training logs in this run." in page
+    assert "No evaluation results in this run." in page
+    summary = json.loads((tmp_path / "results/report/summary.json").read_text())
+    assert summary["funnel"]["rows"][-1]["decontaminated"] == 4
+
+
+# ------------------------------------------------------------------------------------- Chromium
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on fds 3/4 (NUL-separated JSON messages)."""
+
+    def __init__(self, width=1280, height=900):
+        self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+
+        def fds_3_and_4():  # dup first: dup2 onto an fd that already is 3 or 4 would keep close-on-exec
+            r, w = os.dup(to_child_r), os.dup(from_child_w)
+            os.dup2(r, 3)
+            os.dup2(w, 4)
+
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={self.profile}", "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=fds_3_and_4, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.buffer, self.next_id, self.events = b"", 0, []
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable", session=True)
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
+
+    def _receive(self, deadline) -> dict:
+        while b"\0" not in self.buffer:
+            if time.monotonic() > deadline:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self.from_child, 1 << 16)
+            if not chunk:
+                raise EOFError("Chromium closed the DevTools pipe")
+            self.buffer += chunk
+        message, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method, params=None, session=False, timeout=30):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self.to_child, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def open(self, url, timeout=30):
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            self.events.append(self._receive(deadline))
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"]["value"]
+
+    def errors(self) -> list[str]:
+        """Uncaught exceptions, console.error calls and browser log errors (failed loads) since `open`."""
+        found = []
+        for e in self.events:
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                found.append(details.get("exception", {}).get("description") or details.get("text"))
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                found.append(params["entry"]["text"])
+        return found
+
+    def screenshot(self, path, full_page=True):
+        params = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page:
+            size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
+            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = self.call("Page.captureScreenshot", params, session=True)["data"]
+        Path(path).write_bytes(__import__("base64").b64decode(data))
+
+    def close(self):
+        try:
+            self.call("Browser.close", timeout=10)
+        except (EOFError, OSError, TimeoutError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self.to_child)
+        os.close(self.from_child)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run tests/setup/system-deps.sh")
+    b = Chromium()
+    yield b
+    b.close()
+
+
+def test_console_errors_are_caught(tmp_path, browser):
+    """The error check itself can fail: a page with a broken script and a console.error is flagged."""
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>console.error('deliberate'); notDefinedAnywhere();</script></body></html>")
+    browser.open(page.as_uri())
+    errors = browser.errors()
+    assert any("deliberate" in e for e in errors)
+    assert any("notDefinedAnywhere" in e for e in errors)
+
+
+def test_page_renders_all_sections_without_errors(tmp_path, browser):
+    index = make_report(tmp_path, build_results(tmp_path))
+    browser.open(index.as_uri())
+    assert browser.errors() == []
+    headings = browser.evaluate(f"{SECTIONS}.map(id => document.querySelector('#' + id + ' h2')?.innerText)")
+    assert all(headings), dict(zip(SECTIONS, headings))
+    # Plots are embedded (data URIs, nothing fetched) and decode to real images.
+    images = browser.evaluate("[...document.images].map(i => [i.src.slice(0, 22), i.naturalWidth])")
+    assert len(images) == len(report.PLOTS)
+    assert all(src == "data:image/png;base64," and width > 300 for src, width in images), images
+    # The numbers a reader looks for, as rendered text.
+    funnel = browser.evaluate("document.querySelector('#funnel table').innerText")
+    assert "total\t8\t7\t6\t5\t4" in funnel
+    assert "published (paper)\t80,000" in funnel
+    evaluation = browser.evaluate("document.querySelector('#evaluation table').innerText")
+    assert "stage2\tthis run\t50.0\t37.5" in evaluation
+    assert "Magicoder-DS-6.7B\tpublished\t66.5\t60.4" in evaluation
+    assert "are any two numbers closer" in browser.evaluate("document.querySelector('#decontamination').innerText")
+    shot = tmp_path / "report.png"
+    browser.screenshot(shot)
+    assert shot.stat().st_size > 50_000
+    if os.environ.get("REPORT_SCREENSHOT"):  # keep a copy to look at
+        shutil.copy(shot, os.environ["REPORT_SCREENSHOT"])
