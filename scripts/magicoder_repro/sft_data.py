@@ -81,7 +81,9 @@ def _varlen_attention(module, query, key, value, attention_mask, scaling=None, d
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     cu_q, cu_k = kwargs.get("cu_seq_lens_q"), kwargs.get("cu_seq_lens_k")
-    if cu_q is None or query.shape[0] != 1:
+    if cu_q is None:
+        if attention_mask is not None:
+            raise ValueError("torch_varlen attention takes packed batches (DataCollatorWithFlattening), not padded ones")
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (tokens, heads, dim)
     causal = {"is_causal": True} if "is_causal" in inspect.signature(varlen_attn).parameters else {"window_size": (-1, 0)}

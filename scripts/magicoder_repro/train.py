@@ -135,6 +135,9 @@ def make_callbacks(log_path: Path):
 def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch: str, settings: dict) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
+    # transformers renamed gradient_checkpointing (still accepted, with a warning) in 5.2x.
+    fields = TrainingArguments.__dataclass_fields__
+    checkpointing_arg = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     # Checks before anything heavy: batch arithmetic, data, model, length.
     world = world_size()
     check_batch(settings, world)
@@ -158,6 +161,9 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
     attention = register_varlen_attention() if s["attention"] == "torch_varlen" else s["attention"]
     dtype = torch.bfloat16 if s["precision"] == "bf16" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attention)
+    # No KV cache in training: with one, transformers skips the packed-sequence mask and records that
+    # share a padding-free row would attend to each other.
+    model.config.use_cache = False
     args = TrainingArguments(
         output_dir=str(scratch),
         num_train_epochs=s["epochs"],
@@ -170,7 +176,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         max_grad_norm=s["max_grad_norm"],
         weight_decay=0.0,
         bf16=s["precision"] == "bf16",
-        activation_checkpointing=s["gradient_checkpointing"],
+        **{checkpointing_arg: s["gradient_checkpointing"]},
         seed=s["seed"],
         data_seed=s["seed"],
         logging_steps=1,
@@ -195,6 +201,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
 
     # The final model is loaded later with plain from_pretrained: save it with standard attention.
     trainer.model.config._attn_implementation = "sdpa" if attention == "torch_varlen" else attention
+    trainer.model.config.use_cache = True
     trainer.save_model(out_dir)
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out_dir)

@@ -1,0 +1,173 @@
+"""Instruction tuning: the original masking token by token, equal loss of both batch layouts, clear
+errors before training, and resume after SIGTERM giving the weights of an uninterrupted run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from magicoder_repro.prompt_format import prompt
+from magicoder_repro.sft_data import IGNORE_INDEX, PaddedCollator, encode, encode_records, packed_collator
+from magicoder_repro.tiny_model import build, corpus_texts
+from magicoder_repro.train import check_batch, train
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = sorted((REPO / "data/demo/corpus").glob("*.jsonl")) or sorted((REPO / "scripts/magicoder_repro").glob("*.py"))
+RECORDS = [
+    {"instruction": "Write a solution to the following coding problem:\nReverse a list in place.",
+     "response": "```python\ndef rev(xs):\n    xs.reverse()\n```"},
+    {"instruction": "Sum the squares of 1..n.", "response": "def f(n):\n    return sum(i * i for i in range(1, n + 1))"},
+    {"instruction": "Say hi", "response": "print('hi')  # ünïcode ✓"},
+    {"instruction": "Parse ints from a CSV line.", "response": "def p(s):\n    return [int(x) for x in s.split(',')]"},
+]
+SETTINGS = {
+    "seed": 42, "precision": "auto", "attention": "auto", "packing": "auto", "optimizer": "adafactor",
+    "lr_scheduler": "linear", "warmup_steps": 2, "max_grad_norm": 0, "gradient_checkpointing": False,
+    "save_steps": 3, "save_total_limit": 2, "epochs": 2, "learning_rate": 1e-3, "max_length": 256,
+    "global_batch_size": 2, "per_device_batch_size": 1, "gradient_accumulation_steps": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    build(out, corpus_texts(CORPUS), vocab_size=512, hidden_size=32, layers=2, heads=2, max_positions=512)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny)
+
+
+def write_records(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_labels_mask_the_prompt_token_by_token(tokenizer):
+    for r in RECORDS:
+        text_prompt = prompt(r["instruction"])
+        assert text_prompt.endswith("@@ Response\n")
+        # Independently: the tokenizer's own BOS post-processor for the prompt, EOS appended by hand.
+        expected_prompt = tokenizer(text_prompt)["input_ids"]
+        expected_response = tokenizer.encode(r["response"], add_special_tokens=False) + [tokenizer.eos_token_id]
+        assert expected_prompt[0] == tokenizer.bos_token_id
+        ex = encode(tokenizer, r["instruction"], r["response"], max_length=10_000)
+        assert ex["input_ids"] == expected_prompt + expected_response
+        assert len(ex["labels"]) == len(ex["input_ids"])
+        for i, (tok, lab) in enumerate(zip(ex["input_ids"], ex["labels"])):
+            assert lab == (IGNORE_INDEX if i < len(expected_prompt) else tok), f"position {i}"
+        assert tokenizer.decode(ex["input_ids"][len(expected_prompt):]) == r["response"] + tokenizer.eos_token
+        # Truncation cuts both lists at the same place, EOS goes first.
+        cut = len(expected_prompt) + 3
+        short = encode(tokenizer, r["instruction"], r["response"], max_length=cut)
+        assert short["input_ids"] == ex["input_ids"][:cut] and short["labels"] == ex["labels"][:cut]
+        assert tokenizer.eos_token_id not in short["labels"]
+
+
+def test_padding_free_batches_give_the_padded_loss(tiny, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny, attn_implementation="sdpa").eval()
+    examples = encode_records(tokenizer, RECORDS, 256)
+    padded = PaddedCollator(tokenizer.pad_token_id)(examples)
+    packed = packed_collator()(examples)
+    assert padded["attention_mask"].sum() == packed["input_ids"].numel() < padded["input_ids"].numel()
+    with torch.no_grad():
+        loss_padded = model(**padded, use_cache=False).loss.item()
+        # SDPA gets the block-diagonal mask from the restarting position_ids (varlen kernels use cu_seq_lens).
+        inputs = {k: v for k, v in packed.items() if not k.startswith(("cu_", "max_"))}
+        loss_packed = model(**inputs, use_cache=False).loss.item()
+    assert loss_packed == pytest.approx(loss_padded, rel=1e-5)
+
+
+def test_global_batch_must_match():
+    check_batch({"global_batch_size": 512, "per_device_batch_size": 2, "gradient_accumulation_steps": 128}, 2)
+    with pytest.raises(ValueError, match="global_batch_size 512 != .* x world size 1"):
+        check_batch({"global_batch_size": 512, "per_device_batch_size": 2, "gradient_accumulation_steps": 128}, 1)
+
+
+@pytest.mark.parametrize("case", ["missing_model", "empty_data", "too_long", "no_response_field"])
+def test_bad_input_fails_before_training(tmp_path, tiny, case):
+    data = write_records(tmp_path / "d.jsonl", RECORDS)
+    model, settings = str(tiny), dict(SETTINGS)
+    if case == "missing_model":
+        model, match = str(tmp_path / "no-such-model"), "base model .* not found"
+    elif case == "empty_data":
+        data, match = write_records(tmp_path / "empty.jsonl", []), "no training records"
+    elif case == "too_long":
+        settings["max_length"], match = 4096, "max_length 4096 exceeds .* max_position_embeddings 512"
+    else:
+        data, match = write_records(tmp_path / "bad.jsonl", [{"instruction": "x"}]), "record 1 has no string field 'response'"
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        train(model, str(data), str(tmp_path / "out"), str(tmp_path / "log.jsonl"), str(tmp_path / "scratch"), settings)
+    assert not (tmp_path / "out").exists() and not list((tmp_path).glob("scratch/checkpoint-*"))
+
+
+def train_cmd(tiny, data, root, settings):
+    return [sys.executable, "-m", "magicoder_repro.train", "--model", str(tiny), "--data", str(data),
+            "--out", str(root / "out"), "--log-file", str(root / "log.jsonl"), "--scratch", str(root / "scratch"),
+            "--settings", json.dumps(settings)]
+
+
+def run_env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "scripts")}
+
+
+@pytest.mark.slow
+def test_sigterm_then_rerun_resumes_to_the_uninterrupted_weights(tmp_path, tiny):
+    from safetensors.torch import load_file
+
+    data = write_records(tmp_path / "d.jsonl", RECORDS * 6)  # 24 records, 12 steps per epoch, 24 steps
+    settings = {**SETTINGS, "save_steps": 100}  # only the SIGTERM checkpoint: resume must come from it
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    subprocess.run(train_cmd(tiny, data, ref, settings), check=True, env=run_env(), capture_output=True, timeout=600)
+
+    proc = subprocess.Popen(train_cmd(tiny, data, cut, settings), env=run_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    scratch_log = cut / "scratch" / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until training is under way, then preempt it
+        steps = [json.loads(l).get("step", 0) for l in scratch_log.read_text().splitlines()] if scratch_log.exists() else []
+        if max(steps, default=0) >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-2000:]
+    assert not (cut / "out").exists()
+    saved = sorted((cut / "scratch").glob("checkpoint-*"))
+    assert len(saved) == 1
+    stopped_at = int(saved[0].name.split("-")[1])
+    assert 5 <= stopped_at < 24
+
+    subprocess.run(train_cmd(tiny, data, cut, settings), check=True, env=run_env(), capture_output=True, timeout=600)
+    log = [json.loads(l) for l in (cut / "log.jsonl").read_text().splitlines()]
+    assert {"event": "resume", "checkpoint": f"checkpoint-{stopped_at}"} in log
+    starts = [r["step"] for r in log if r.get("event") == "start"]
+    assert starts == [0, stopped_at]
+    resumed_steps = [r["step"] for r in log[log.index({"event": "resume", "checkpoint": f"checkpoint-{stopped_at}"}):] if "loss" in r]
+    assert resumed_steps == list(range(stopped_at + 1, 25))
+    ref_log = [json.loads(l) for l in (ref / "log.jsonl").read_text().splitlines() if "loss" in l]
+    assert [r["loss"] for r in log if "loss" in r][-3:] == pytest.approx([r["loss"] for r in ref_log][-3:], rel=1e-6)
+
+    a, b = load_file(ref / "out" / "model.safetensors"), load_file(cut / "out" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
+    # The result is an ordinary checkpoint: it loads and differs from the start.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    AutoTokenizer.from_pretrained(cut / "out")
+    model = AutoModelForCausalLM.from_pretrained(cut / "out")
+    start = load_file(tiny / "model.safetensors")
+    assert any(not torch.equal(start[k], a[k]) for k in start)
+    assert model.config.model_type == "llama"
