@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Run one workflow step's shell command in a Docker image: the shell Snakemake uses for a rule when
+# `runtime.docker: true` (rules/runtime.smk writes a per-rule shim that calls this script).
+#   docker-step.sh --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] -- -c COMMAND
+# The working directory is bound at the same path (relative and absolute paths stay valid), as is the
+# workflow's directory and symlinked inputs when they lie outside it (read-only). The step
+# runs as the calling user, so its outputs belong to that user, with no network unless the rule is in
+# runtime.network_rules.
+set -euo pipefail
+image= network=none workflow_dir= gpus=
+while (($#)); do
+    case $1 in
+        --image) image=$2; shift 2 ;;
+        --network) network=$2; shift 2 ;;
+        --workflow-dir) workflow_dir=$2; shift 2 ;;
+        --gpus) gpus=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "docker-step.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[[ ${1:-} == -c && $# -eq 2 ]] || { echo "docker-step.sh: expected -- -c COMMAND" >&2; exit 2; }
+command=$2
+[[ -n $image ]] || { echo "docker-step.sh: --image is required" >&2; exit 2; }
+
+here=$(pwd -P)
+run=(docker run --rm --init --network "$network" --user "$(id -u):$(id -g)"
+     --volume "$here:$here" --workdir "$here" --env HOME=/tmp --env PYTHONDONTWRITEBYTECODE=1)
+# Also bind, read-only, what lies outside the working directory but is reached through it: the
+# workflow's directory and the targets of top-level symlinks (a work dir that links the repository in).
+outside=()
+[[ -n $workflow_dir ]] && outside+=("$(cd "$workflow_dir" && pwd -P)")
+for entry in "$here"/*; do
+    [[ -L $entry ]] && outside+=("$(readlink -f "$entry")")
+done
+for path in "${outside[@]}"; do
+    [[ -e $path && $path != "$here" && $path != "$here"/* ]] && run+=(--volume "$path:$path:ro")
+done
+[[ -n $gpus ]] && run+=(--gpus "$gpus" --ipc host)
+# Settings a step reads from its environment (never the whole host environment).
+while IFS= read -r name; do
+    run+=(--env "$name")
+done < <(compgen -e | grep -E '^(PYTHONPATH|PYTHONHASHSEED|OMP_NUM_THREADS|TOKENIZERS_PARALLELISM|TZ|HF_.*|HUGGINGFACE_.*|TRANSFORMERS_.*|OPENAI_.*|CUDA_VISIBLE_DEVICES|NCCL_.*|SLURM_.*|MASTER_ADDR|MASTER_PORT)$' || true)
+exec "${run[@]}" "$image" bash -c "set -euo pipefail; $command"
