@@ -23,3 +23,7 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# Keep last: gives every rule defined above its image and cluster resources.
+include: "rules/runtime.smk"
