@@ -42,4 +42,5 @@ def checkpoint_dir(stage):
 
 def all_targets():
     """What `snakemake` builds by default; each stage's rule file adds its final outputs here."""
-    return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2")]
+    return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2"),
+            f"{RESULTS}/report/index.html"]
