@@ -87,10 +87,12 @@ def test_problem_and_solution_are_joined_by_a_blank_line():
 
 
 def random_text(rng, n):
-    return "".join(rng.choice("abAB \n") for _ in range(n))
+    return "".join(rng.choice("abAB \néİ") for _ in range(n))  # İ lowercases to two characters
 
 
-def test_aho_corasick_equals_the_naive_loop_on_random_data():
+@pytest.mark.parametrize("dfa_max_bytes", [SubstringMatcher.DFA_MAX_BYTES, 0], ids=["dfa", "nfa"])
+def test_aho_corasick_equals_the_naive_loop_on_random_data(dfa_max_bytes, monkeypatch):
+    monkeypatch.setattr(SubstringMatcher, "DFA_MAX_BYTES", dfa_max_bytes)
     rng = random.Random(0)
     strings = {f"bench{b}": [random_text(rng, rng.randint(1, 7)) for _ in range(40)] for b in range(3)}
     strings["bench2"] += strings["bench0"][:5]  # the same string in two benchmarks: the first one owns it
