@@ -1,13 +1,16 @@
 """Seeds: the original's draw (chunked re-seeding, shuffle, window), provenance, sources, and errors."""
 import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_snakemake
+from conftest import REPO, run_snakemake
 from magicoder_repro.jsonl import CorruptRecord, read_jsonl
 from magicoder_repro.seeds import SeedError, make_seeds
 
@@ -148,3 +151,17 @@ def test_rule_writes_seeds_and_log(workdir):
     shorter = read_jsonl(workdir / "results/seeds/rust.jsonl")
     assert all(1 <= s["end_line"] - s["start_line"] <= 2 for s in shorter)
     assert [s["raw_index"] for s in shorter] == [s["raw_index"] for s in written]  # same shuffle
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_unreachable_hub_dataset_is_a_clear_error(tmp_path, streaming):
+    """The presets' path (a gated Hub dataset) without access: the run stops and says what to do."""
+    source = {"dataset": "bigcode/starcoderdata", "data_dir": "python", "split": "train[:150000]",
+              "streaming": streaming, "count": 5}
+    cmd = [sys.executable, "-m", "magicoder_repro.seeds", "--lang", "python", "--output", str(tmp_path / "s.jsonl"),
+           "--settings", json.dumps({**settings("", 5), "source": source})]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO / "scripts")}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and not (tmp_path / "s.jsonl").exists()
+    assert "python: could not load 'bigcode/starcoderdata' (data_dir='python'" in proc.stderr
+    assert "huggingface-cli login" in proc.stderr

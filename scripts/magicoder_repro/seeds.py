@@ -125,7 +125,14 @@ def make_seeds(lang: str, settings: dict) -> list[dict]:
     if is_local(source["dataset"]):
         documents = read_local(Path(source["dataset"]), settings["content_field"], split)
     else:
-        documents = read_hub(source, split)
+        try:
+            documents = read_hub(source, split)
+        except Exception as e:  # offline, gated, unknown id or data_dir: all mean "fix the source or access"
+            raise SeedError(
+                f"{lang}: could not load {source['dataset']!r} (data_dir={source.get('data_dir')!r}, split={split!r}) "
+                f"from the Hugging Face Hub: {type(e).__name__}: {e}. starcoderdata and the-stack are gated: accept "
+                "their terms on the Hub and run `huggingface-cli login`, or point seeds.sources.<lang>.dataset at a local copy."
+            ) from e
     drawn = draw_all(documents, settings)
     start, count = settings["start_index"], source["count"]
     log.info("%s: %d documents from %s", lang, len(drawn), source["dataset"])
