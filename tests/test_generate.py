@@ -40,9 +40,10 @@ def write_seeds(path: Path, n: int, lang="python") -> Path:
     return path
 
 
-def generate_cmd(tmp: Path, seeds: Path, teacher: dict, out: str, concurrency=8, timeout_s=1.0, max_retries=4):
+def generate_cmd(tmp: Path, seeds: Path, teacher: dict, out: str, concurrency=8, timeout_s=1.0, max_retries=4,
+                 template=TEMPLATE):
     return [sys.executable, "-m", "magicoder_repro.generate", "--seeds", str(seeds), "--teacher", json.dumps(teacher),
-            "--template", str(TEMPLATE), "--cache", str(tmp / "cache" / "teacher"),
+            "--template", str(template), "--cache", str(tmp / "cache" / "teacher"),
             "--responses", str(tmp / f"{out}.responses.jsonl"), "--ledger", str(tmp / f"{out}.ledger.json"),
             "--concurrency", str(concurrency), "--max-retries", str(max_retries), "--timeout-s", str(timeout_s)]
 
@@ -82,6 +83,10 @@ def test_faults_are_retried_and_no_completed_request_is_sent_twice(tmp_path):
         assert ledger["errors_by_type"]["invalid_body"] == server.outcomes["truncated"]
         assert ledger["system_fingerprints"] == {"fp_fault_server": 24}
         usage = ledger["usage_all_answers"]
+        served = [completion_for(build_request(r["seed"], r["index"], teacher, template))["usage"] for r in rows]
+        assert usage["prompt_tokens"] == sum(u["prompt_tokens"] for u in served)
+        assert usage["completion_tokens"] == sum(u["completion_tokens"] for u in served)
+        assert ledger["usage_this_run"] == usage
         assert usage["cost_usd"] == pytest.approx((usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1e6)
 
         # A rerun is answered entirely by the cache: nothing is sent, and the output is the same bytes.

@@ -181,6 +181,7 @@ def ledger(rows: list[dict], answers_sent: set[str], stats: Counter, price: dict
     """Token use and cost (all answers, and those bought in this run), retries, errors, fingerprints."""
 
     def usage(responses):
+        responses = list(responses)
         prompt = sum((r.get("usage") or {}).get("prompt_tokens", 0) for r in responses)
         completion = sum((r.get("usage") or {}).get("completion_tokens", 0) for r in responses)
         cost = (prompt * price.get("input", 0) + completion * price.get("output", 0)) / 1e6
