@@ -40,7 +40,6 @@ class PackError(ValueError):
 def seed_settings(seeds_config: dict, lang: str) -> dict:
     """One language's seed settings, shaped as the seeds rule passes them."""
     shared = {k: v for k, v in seeds_config.items() if k != "sources"}
-    shared.setdefault("content_field", "content")
     return {**shared, "source": seeds_config["sources"][lang]}
 
 

@@ -90,7 +90,7 @@ def read_hub(source: dict, split: str) -> Dataset | IterableDataset:
 
 def draw_all(documents, settings: dict):
     """Map every document to its seed exactly as the original's batched map did (one RNG per chunk)."""
-    field, lo, hi = settings["content_field"], settings.get("min_lines", 1), settings["max_lines"]
+    field, lo, hi = settings.get("content_field", "content"), settings.get("min_lines", 1), settings["max_lines"]
 
     def draw_chunk(batch: dict, indices: list[int]) -> dict:
         rng = random.Random(settings["seed"] + indices[0])
@@ -123,7 +123,7 @@ def make_seeds(lang: str, settings: dict) -> list[dict]:
     source = settings["source"]
     split = source.get("split", "train")
     if is_local(source["dataset"]):
-        documents = read_local(Path(source["dataset"]), settings["content_field"], split)
+        documents = read_local(Path(source["dataset"]), settings.get("content_field", "content"), split)
     else:
         try:
             documents = read_hub(source, split)

@@ -22,3 +22,8 @@ def local_files(dataset: str) -> list[Path]:
         return [path]
     files = [p for p in path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(path).parts)]
     return sorted(files, key=lambda p: p.relative_to(path).as_posix())
+
+
+def local_inputs(dataset: str) -> list[str]:
+    """What a rule lists as `input:` for a dataset: its local files, or nothing for a Hub id."""
+    return [str(p) for p in local_files(dataset)] if is_local(dataset) else []
