@@ -118,10 +118,12 @@ def test_unloadable_benchmark_not_skipped_is_an_error(tmp_path):
     args = ["--input", str(tmp_path / "in.jsonl"), "--columns", "problem", "solution", "--kept", str(tmp_path / "k"),
             "--removed", str(tmp_path / "r"), "--summary", str(tmp_path / "s")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "scripts")}
-    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.decontaminate", *args, "--settings", json.dumps(settings(skip=["apps"]))],
+    unreachable = settings(skip=["apps"])
+    unreachable["benchmarks"]["gsm8k"] = {"dataset": "magicoder-repro-tests/no-such-gsm8k", "split": "test"}  # never cached
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.decontaminate", *args, "--settings", json.dumps(unreachable)],
                           env=env, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "curation.decontamination.benchmarks.gsm8k" in proc.stderr and "openai/gsm8k" in proc.stderr
+    assert "curation.decontamination.benchmarks.gsm8k" in proc.stderr and "no-such-gsm8k" in proc.stderr
     assert "add 'gsm8k' to curation.decontamination.skip" in proc.stderr
     assert not (tmp_path / "k").exists()
     with pytest.raises(DatasetUnavailable, match="local file .*missing.jsonl does not exist"):
@@ -186,3 +188,13 @@ def test_corrupt_input_names_file_and_line(tmp_path):
 
 def test_record_text_lowercases_each_column():
     assert record_text({"a": "X", "b": "Y"}, ["a", "b"]) == "x\n\ny"
+
+
+def test_local_parquet_benchmark(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = read_jsonl(FIXTURES / "gsm8k_test.jsonl")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "gsm8k.parquet")
+    strings, _ = load_benchmark_strings({"gsm8k": {"dataset": str(tmp_path / "gsm8k.parquet")}}, [])
+    assert strings["gsm8k"] == [r["question"] for r in rows]
