@@ -7,6 +7,7 @@ websocket library), which reports uncaught exceptions and console errors as even
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from magicoder_repro import report
 from magicoder_repro.clean import clean
@@ -97,7 +99,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
     final, removed, match = decontaminate(kept, ["problem", "solution"], strings)
     write_jsonl(inputs["kept"], final)
     write_jsonl(inputs["removed"], removed)
-    write_json(inputs["decontamination"], summarise(settings, strings, ["apps"], final, removed, match))
+    write_json(inputs["decontamination"], summarise(settings, strings, {"apps": "not reachable offline"}, final, removed, match))
 
     if with_training:
         inputs["train_logs"] = {}
@@ -115,6 +117,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
             write_json(path, {"benchmark": "humaneval", "pass@1": {"base": base, "plus": plus},
                               "settings": {"max_new_tokens": 512}, "self_check": {"canonical_pass_rate": 1.0}})
             inputs["eval"][model] = {"humaneval": str(path)}
+    write_json(res / "provenance/seeds/python.json", {"stage": "seeds", "image": "sha256:" + "b" * 64})
     bench = res / "benchmarks/seeds"
     bench.mkdir(parents=True, exist_ok=True)
     for lang, secs in (("python", 1.5), ("rust", 0.5)):
@@ -126,7 +129,8 @@ def make_report(root: Path, inputs: dict) -> Path:
     out = root / "results/report"
     report.main(["--inputs", json.dumps(inputs),
                  "--benchmarks", json.dumps({"seeds": str(root / "results/benchmarks/seeds/*.tsv")}),
-                 "--config", json.dumps({"seeds": {"seed": 976}}), "--html", str(out / "index.html"),
+                 "--config", json.dumps({"seeds": {"seed": 976}, "runtime": {"images": {"data": "sha256:" + "a" * 64}}}),
+                 "--provenance", str(root / "results/provenance/**/*.json"), "--html", str(out / "index.html"),
                  "--summary", str(out / "summary.json"), "--plot-dir", str(out)])
     return out / "index.html"
 
@@ -306,8 +310,29 @@ def test_page_renders_all_sections_without_errors(tmp_path, browser):
     assert "stage2\tthis run\t50.0\t37.5" in evaluation
     assert "Magicoder-DS-6.7B\tpublished\t66.5\t60.4" in evaluation
     assert "are any two numbers closer" in browser.evaluate("document.querySelector('#decontamination').innerText")
+    provenance = browser.evaluate("document.querySelector('#provenance').textContent")
+    assert "sha256:" + "a" * 64 in provenance and "b" * 64 in provenance
     shot = tmp_path / "report.png"
     browser.screenshot(shot)
     assert shot.stat().st_size > 50_000
     if os.environ.get("REPORT_SCREENSHOT"):  # keep a copy to look at
         shutil.copy(shot, os.environ["REPORT_SCREENSHOT"])
+
+
+# -------------------------------------------------------------------------------------- workflow
+def test_report_job_reads_this_configs_stage_outputs(workdir):
+    """The report's inputs follow the DAG: only the languages with seeds, both trained stages."""
+    sources = yaml.safe_load((REPO / "config.yaml").read_text())["seeds"]["sources"]
+    overlay = {"seeds": {"sources": {lang: {**src, "count": src["count"] if lang in ("rust", "python") else 0}
+                                     for lang, src in sources.items()}}}
+    (workdir / "two_languages.yaml").write_text(yaml.safe_dump(overlay))
+    proc = run_snakemake(workdir, "-n", "-p", "--configfile", "config.yaml", "two_languages.yaml",
+                         "--", "results/report/index.html")
+    command = re.search(r"python -m magicoder_repro\.report --inputs '([^']*)' --benchmarks '([^']*)'", proc.stdout)
+    assert command, proc.stdout[-3000:]
+    inputs, benchmarks = json.loads(command[1]), json.loads(command[2])
+    assert inputs["languages"] == [lang for lang in sources if lang in ("python", "rust")]
+    assert set(inputs["seeds"]) == set(inputs["records"]) == {"python", "rust"}
+    assert all(Path(workdir / p).parent.name == "generate" for p in inputs["ledgers"].values())
+    assert set(inputs["train_logs"]) == {"stage1", "stage2"}
+    assert benchmarks["seeds"].endswith("seeds/*.tsv")

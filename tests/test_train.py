@@ -27,7 +27,7 @@ RECORDS = [
 ]
 SETTINGS = {
     "seed": 42, "precision": "auto", "attention": "auto", "packing": "auto", "optimizer": "adafactor",
-    "lr_scheduler": "linear", "warmup_steps": 2, "max_grad_norm": 0, "gradient_checkpointing": False,
+    "compile": "auto", "lr_scheduler": "linear", "warmup_steps": 2, "max_grad_norm": 0, "gradient_checkpointing": False,
     "save_steps": 3, "save_total_limit": 2, "epochs": 2, "learning_rate": 1e-3, "max_length": 256,
     "global_batch_size": 2, "per_device_batch_size": 1, "gradient_accumulation_steps": 2,
 }

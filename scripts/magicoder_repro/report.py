@@ -13,6 +13,7 @@ import hashlib
 import json
 import platform
 import statistics
+import subprocess
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
@@ -80,7 +81,7 @@ def funnel(inputs: dict) -> dict:
     Counts come from the stage outputs themselves (lines per language), not from the stages' own
     statistics, so a stage that miscounts its drops shows up as a mismatch between the two.
     """
-    langs = list(inputs.get("seeds", {}))
+    langs = inputs.get("languages") or list(inputs.get("seeds", {}))
     if not langs or not all(exists(p) for p in inputs["seeds"].values()):
         return absent("seed files")
     rows = {lang: {"lang": lang, "seeds": count_lines(inputs["seeds"][lang])} for lang in langs}
@@ -126,6 +127,13 @@ def funnel(inputs: dict) -> dict:
     }
 
 
+def skipped_reasons(skipped) -> dict:
+    """Benchmarks not searched, with why: the summary gives a {name: reason} map (or a bare list)."""
+    if isinstance(skipped, dict):
+        return skipped
+    return {name: "skipped" for name in skipped or []}
+
+
 def decontamination(inputs: dict, examples_per_benchmark: int = 3) -> dict:
     """Per benchmark: strings searched, records removed, a few removed records with the matched text."""
     sets = {}
@@ -147,7 +155,7 @@ def decontamination(inputs: dict, examples_per_benchmark: int = 3) -> dict:
             "note": summary.get("note"),
             "kept": summary.get("kept"),
             "removed": summary.get("removed"),
-            "skipped": summary.get("skipped") or [],
+            "skipped": skipped_reasons(summary.get("skipped")),
             "benchmarks": [
                 {"name": b, **counts, "examples": examples.get(b, [])}
                 for b, counts in (summary.get("benchmarks") or {}).items()
@@ -274,12 +282,24 @@ def evaluation(inputs: dict) -> dict:
 
 
 # ------------------------------------------------------------------------ provenance and run times
-def provenance(inputs: dict, config_json: str | None) -> dict:
-    """What identifies this run: the config's hash, provenance records of the stages, package versions."""
-    records = []
-    for path in inputs.get("provenance", []):
-        if exists(path):
-            records.append({"path": path, "record": read_json(path)})
+def workflow_commit() -> str | None:
+    """The git commit of the workflow code (with `+changes` when the work tree differs), if git can tell."""
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
+    """What identifies this run: config hash, image references, code commit, stage records, versions."""
+    records = [{"path": p, "record": read_json(p)} for p in sorted(glob.glob(provenance_glob, recursive=True))] \
+        if provenance_glob else []
     versions = {"python": platform.python_version()}
     for package in PACKAGES:
         try:
@@ -289,6 +309,8 @@ def provenance(inputs: dict, config_json: str | None) -> dict:
     config = json.loads(config_json) if config_json else None
     return {
         "config_sha256": hashlib.sha256(config_json.encode()).hexdigest() if config_json else None,
+        "images": ((config or {}).get("runtime") or {}).get("images") or {},
+        "commit": workflow_commit(),
         "config": json.dumps(config, indent=2, ensure_ascii=False) if config is not None else None,
         "records": records,
         "versions": versions,
@@ -398,7 +420,7 @@ def data_uri(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------- output
-def build(inputs: dict, benchmark_globs: dict, config_json: str | None) -> dict:
+def build(inputs: dict, benchmark_globs: dict, config_json: str | None, provenance_glob: str | None = None) -> dict:
     return {
         "funnel": funnel(inputs),
         "decontamination": decontamination(inputs),
@@ -406,7 +428,7 @@ def build(inputs: dict, benchmark_globs: dict, config_json: str | None) -> dict:
         "teacher": teacher(inputs),
         "training": training(inputs),
         "evaluation": evaluation(inputs),
-        "provenance": provenance(inputs, config_json),
+        "provenance": provenance(provenance_glob, config_json),
         "runtimes": runtimes(benchmark_globs),
     }
 
@@ -456,13 +478,6 @@ def summary_tables(report: dict) -> list[Table]:
         for row in e["rows"]:
             t.add_row(row["model"], row["source"], *(fmt(row["scores"].get(c)) for c in e["columns"]))
         tables.append(t)
-    missing = [name for name, section in report.items() if isinstance(section, dict) and "absent" in section]
-    if missing:
-        t = Table(title="Sections without inputs in this run")
-        t.add_column("section")
-        for name in missing:
-            t.add_row(name)
-        tables.append(t)
     return tables
 
 
@@ -471,12 +486,13 @@ def main(argv=None):
     p.add_argument("--inputs", required=True, help="JSON: role -> path(s), as rules/report.smk lists them")
     p.add_argument("--benchmarks", default="{}", help="JSON: rule name -> glob of its benchmark files")
     p.add_argument("--config", default=None, help="the run's config as canonical JSON (hashed and shown)")
+    p.add_argument("--provenance", default=None, help="glob of the stages' provenance records (JSON)")
     p.add_argument("--html", required=True)
     p.add_argument("--summary", required=True, help="the report's numbers as JSON")
     p.add_argument("--plot-dir", required=True, help="where funnel.png, lengths.png, ... are written")
     a = p.parse_args(argv)
 
-    report = build(json.loads(a.inputs), json.loads(a.benchmarks), a.config)
+    report = build(json.loads(a.inputs), json.loads(a.benchmarks), a.config, a.provenance)
     plot_dir = Path(a.plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
     plots = {name: plot_dir / f"{name}.png" for name in PLOTS}
@@ -493,6 +509,9 @@ def main(argv=None):
     console = Console(width=120)
     for table in summary_tables(report):
         console.print(table)
+    missing = [name for name, section in report.items() if "absent" in section]
+    if missing:
+        console.print(f"sections without inputs in this run: {', '.join(missing)}")
     console.print(f"report: {a.html}")
     sys.stdout.flush()
 

@@ -42,12 +42,14 @@ def check_batch(settings: dict, world: int) -> None:
 
 
 def resolve(settings: dict, on_gpu: bool) -> dict:
-    """Turn `auto` values into concrete ones: bf16 and padding-free varlen batches on GPUs."""
+    """Turn `auto` values into concrete ones: bf16, padding-free varlen batches and compiled layers on GPUs."""
     s = dict(settings)
     if s["precision"] == "auto":
         s["precision"] = "bf16" if on_gpu else "fp32"
     if s["packing"] == "auto":
         s["packing"] = on_gpu
+    if s["compile"] == "auto":
+        s["compile"] = bool(s["packing"] and on_gpu)
     if s["attention"] == "auto":
         s["attention"] = "torch_varlen" if (s["packing"] and on_gpu) else "sdpa"
     return s
@@ -164,6 +166,9 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
     # No KV cache in training: with one, transformers skips the packed-sequence mask and records that
     # share a padding-free row would attend to each other.
     model.config.use_cache = False
+    if s["compile"]:  # fuses each layer's norm, rotary and SwiGLU kernels; packed rows vary in length
+        for layer in model.model.layers:
+            layer.compile(dynamic=True)
     args = TrainingArguments(
         output_dir=str(scratch),
         num_train_epochs=s["epochs"],
