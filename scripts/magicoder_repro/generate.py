@@ -105,6 +105,7 @@ def replay(jobs: list[Job], replay_file: str | None) -> dict[str, dict]:
 async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dict, stats: Counter):
     """Send every request the cache cannot answer; return (answers, keys answered now, failures)."""
     import openai
+    from openai.types.chat import ChatCompletion
     from tqdm import tqdm
 
     key_env = teacher.get("api_key_env") or "OPENAI_API_KEY"
@@ -138,6 +139,23 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
     )
     slots = asyncio.Semaphore(runtime["concurrency"])
     failures = {}
+    pending: asyncio.Queue = asyncio.Queue()
+
+    async def save_answers():
+        # One writer: every answer waiting when it wakes goes to disk with a single fsync (in a thread,
+        # so requests keep flowing); an answer counts as done only once it is durable.
+        while True:
+            batch = [await pending.get()]
+            while not pending.empty():
+                batch.append(pending.get_nowait())
+            try:
+                await asyncio.to_thread(cache.append_many, [entry for entry, _ in batch])
+            except BaseException as e:
+                for _, done in batch:
+                    done.set_exception(e)
+                raise
+            for _, done in batch:
+                done.set_result(None)
 
     async def one(key, request):
         # The client retries HTTP-level failures itself; a 200 with a broken body it hands back as an
@@ -145,7 +163,9 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
         async with slots:
             for attempt in range(runtime["max_retries"] + 1):
                 try:
-                    completion = await client.chat.completions.create(**request)
+                    # The body goes out exactly as cached and hashed; `chat.completions.create` would
+                    # re-validate it field by field first, the client's main CPU cost at high concurrency.
+                    completion = await client.post("/chat/completions", body=request, cast_to=ChatCompletion)
                     if not completion.choices or completion.choices[0].message is None:
                         raise IncompleteAnswer("no choices in the answer")
                     break
@@ -159,7 +179,9 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
                     failures[key] = f"{type(e).__name__}: {e}"
                     return
         response = completion.model_dump(mode="json")
-        cache.append(key, request, response)
+        saved = asyncio.get_running_loop().create_future()
+        await pending.put(((key, request, response), saved))
+        await saved
         answers[key] = response
 
     start = time.monotonic()
@@ -168,7 +190,9 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
             await one(key, request)
             bar.update()
 
+        writer = asyncio.create_task(save_answers())
         await asyncio.gather(*(tracked(k, r) for k, r in todo.items()))
+        writer.cancel()
     await client.close()
     elapsed = time.monotonic() - start
     stats["requests_sent"] = len(todo)

@@ -50,16 +50,24 @@ class ResponseCache:
         return read_answers(sorted(self.dir.glob("*.jsonl")), wanted) if self.dir.is_dir() else {}
 
     def append(self, key: str, request: dict, response: dict) -> None:
+        self.append_many([(key, request, response)])
+
+    def append_many(self, entries: list[tuple[str, dict, dict]]) -> None:
+        """Append answers and make them durable with one fsync (a group commit: at 64 requests in
+        flight, one fsync per answer would cap throughput at the disk's fsync rate)."""
         if self._fd is None:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        line = (dumps({"key": key, "request": request, "response": response}) + "\n").encode("utf-8")
+        data = b"".join(
+            (dumps({"key": key, "request": request, "response": response}) + "\n").encode("utf-8")
+            for key, request, response in entries
+        )
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(self._fd).st_size
             if size and os.pread(self._fd, 1, size - 1) != b"\n":
-                line = b"\n" + line   # close a line torn by a writer that was killed
-            os.write(self._fd, line)
+                data = b"\n" + data   # close a line torn by a writer that was killed
+            os.write(self._fd, data)
             os.fsync(self._fd)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
