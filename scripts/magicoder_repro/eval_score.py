@@ -1,0 +1,283 @@
+"""Scores one samples file in the sandbox, with a harness self-check in the same run.
+
+The self-check guards the number, not the model: next to the model's samples, each task is scored with
+its canonical solution (must pass, documented exceptions only) and with a deliberately broken one (must
+fail). If either goes wrong the harness, data or sandbox is broken and the rule fails instead of writing
+a score. HumanEval(+)/MBPP(+) are scored by EvalPlus 0.3.1 itself, its whole `evaluate` process run
+inside the sandbox, in a fresh directory each time (0.3.1 silently reuses an old `_eval_results.json`).
+MultiPL-E and DS-1000 programs run one per sandbox with each language's toolchain.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from magicoder_repro import eval_benchmarks, sandbox
+from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_json
+
+# EvalPlus 0.3.1 can never pass HumanEval/32 (find_zero): its special oracle `continue`s before the test
+# is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep
+# EvalPlus's own number and report the task separately (pass@1 without it is in the result too).
+KNOWN_DEFECTS = {"humaneval": {"HumanEval/32": "EvalPlus 0.3.1 find_zero oracle skips recording a pass (fixed upstream later)"}}
+# MultiPL-E: run each program as bigcode-evaluation-harness's MultiPL-E containers do (exit status 0 = pass).
+TOOLCHAINS = {
+    "java": ("Problem.java", "javac", "javac -d . Problem.java && java -ea -cp . Problem"),
+    "js": ("prog.js", "node", "node prog.js"),
+    "cpp": ("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp && ./prog"),
+    "php": ("prog.php", "php", "php prog.php"),
+    "rs": ("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs && ./prog"),
+    "swift": ("prog.swift", "swiftc", "swiftc -o prog prog.swift && ./prog"),
+}
+LANG_ALIASES = {"javascript": "js", "rust": "rs", "c++": "cpp"}
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021) for one task with n samples, c correct."""
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def summarise(per_task: dict[str, list[bool]], ks=(1, 10, 100)) -> dict:
+    n_min = min(len(v) for v in per_task.values())
+    return {f"pass@{k}": float(np.mean([pass_at_k(len(v), sum(v), k) for v in per_task.values()]))
+            for k in ks if n_min >= k}
+
+
+def load_samples(path, task_ids) -> dict[str, list[str]]:
+    """Solutions per task in sample order; a corrupt or incomplete file is an error, not a low score."""
+    by_task = {t: [] for t in task_ids}
+    try:
+        records = read_jsonl(path)
+    except CorruptRecord as e:
+        raise SystemExit(f"error: corrupt samples file: {e}")
+    for i, r in enumerate(records, 1):
+        if not isinstance(r.get("solution"), str) or r.get("task_id") not in by_task:
+            raise SystemExit(f"error: {path}:{i}: record needs a string 'solution' and a task_id of this benchmark")
+        by_task[r["task_id"]].append(r["solution"])
+    missing = [t for t, s in by_task.items() if not s]
+    if missing:
+        raise SystemExit(f"error: {path}: no samples for {len(missing)} tasks, e.g. {missing[:3]}")
+    return by_task
+
+
+# ---------------------------------------------------------------- EvalPlus (HumanEval+, MBPP+)
+def broken_python(code: str, entry_point: str) -> str:
+    """The canonical code with its entry point rebound to return a value equal to nothing."""
+    return (f"{code}\n\nclass _Unequal:\n    def __eq__(self, other):\n        return False\n\n"
+            f"def {entry_point}(*args, **kwargs):\n    return _Unequal()\n")
+
+
+def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Path) -> dict:
+    rows, full_md5 = eval_benchmarks.read_evalplus(bench["dataset"])
+    rows = eval_benchmarks.select(rows, bench)
+    # The evaluated task set as its own file: EvalPlus requires every listed task to have samples.
+    data = workdir / f"{kind}.jsonl"
+    data.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    subset_md5 = hashlib.md5(data.read_bytes()).hexdigest()
+    samples = load_samples(samples_path, [r["task_id"] for r in rows])
+    lines, layout = [], {}
+    for r in rows:
+        canonical = (r["prompt"] + r["canonical_solution"]) if kind == "humaneval" else r["canonical_solution"]
+        sols = samples[r["task_id"]] + [canonical, broken_python(canonical, r["entry_point"])]
+        layout[r["task_id"]] = len(samples[r["task_id"]])
+        lines += [{"task_id": r["task_id"], "solution": s} for s in sols]
+    (workdir / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    # EvalPlus caches expected outputs under $XDG_CACHE_HOME/evalplus (a runtime location, not a result).
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").resolve()
+    (cache / "evalplus").mkdir(parents=True, exist_ok=True)
+    env = {"HUMANEVAL_OVERRIDE_PATH" if kind == "humaneval" else "MBPP_OVERRIDE_PATH": str(data),
+           "XDG_CACHE_HOME": str(cache), "TOKENIZERS_PARALLELISM": "false"}
+    # Expected outputs come from the canonical solutions (trusted code), computed outside the sandbox
+    # once per task set and cached; the sandbox only reads them.
+    t0 = time.time()
+    subprocess.run([sys.executable, "-c", GROUNDTRUTH, kind], env={**os.environ, **env}, check=True,
+                   stdout=subprocess.DEVNULL)
+    t_gt = time.time() - t0
+    code = EVALUATE.format(kind=kind, parallel=bench["parallel"], min_time_limit=bench["min_time_limit"])
+    t0 = time.time()
+    proc = sandbox.run([sys.executable, "-c", code], workdir, box, timeout=bench.get("timeout_s", 3600),
+                       ro_binds=[cache], env=env)
+    t_eval = time.time() - t0
+    result_file = workdir / "samples_eval_results.json"
+    if proc.returncode != 0 or not result_file.exists():
+        raise SystemExit(f"error: EvalPlus failed in the sandbox (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    evals = json.loads(result_file.read_text())["eval"]
+
+    outcomes, check = {"base": {}, "plus": {}}, {"canonical": {}, "broken": {}}
+    for task_id, n in layout.items():
+        res = evals[task_id]
+        outcomes["base"][task_id] = [r["base_status"] == "pass" for r in res[:n]]
+        outcomes["plus"][task_id] = [r["base_status"] == r["plus_status"] == "pass" for r in res[:n]]
+        check["canonical"][task_id] = (res[n]["base_status"], res[n]["plus_status"])
+        check["broken"][task_id] = (res[n + 1]["base_status"], res[n + 1]["plus_status"])
+    defects = KNOWN_DEFECTS.get(kind, {})
+    bad_canonical = [t for t, s in check["canonical"].items() if s != ("pass", "pass") and t not in defects]
+    bad_broken = [t for t, s in check["broken"].items() if "pass" in s]
+    scores = {"base": summarise(outcomes["base"]), "plus": summarise(outcomes["plus"])}
+    present = [t for t in defects if t in layout]
+    if present:
+        for split in ("base", "plus"):
+            kept = {t: v for t, v in outcomes[split].items() if t not in defects}
+            scores[f"{split}_without_known_defects"] = summarise(kept) if kept else {}
+    return {
+        "scores": scores,
+        "per_task": {t: {"base": outcomes["base"][t], "plus": outcomes["plus"][t]} for t in layout},
+        "self_check": {
+            "canonical_pass_rate": float(np.mean([s == ("pass", "pass") for s in check["canonical"].values()])),
+            "broken_pass_rate": float(np.mean([s[0] == "pass" for s in check["broken"].values()])),
+            "canonical_failures_outside_exceptions": bad_canonical, "broken_passing": bad_broken,
+            "documented_exceptions": {t: defects[t] for t in present},
+            "canonical_status": {t: list(s) for t, s in check["canonical"].items() if s != ("pass", "pass")},
+            "ok": not bad_canonical and not bad_broken,
+        },
+        "harness": {"evalplus": version("evalplus"), "parallel": bench["parallel"],
+                    "min_time_limit": bench["min_time_limit"], "gt_time_limit_factor": 4.0,
+                    "groundtruth_seconds": round(t_gt, 1), "evaluate_seconds": round(t_eval, 1)},
+        "dataset": {"file": bench["dataset"], "md5": full_md5, "evaluated_tasks_md5": subset_md5,
+                    "tasks": len(layout)},
+    }
+
+
+GROUNDTRUTH = """
+import sys
+kind = sys.argv[1]
+from evalplus.evaluate import get_groundtruth
+from evalplus.data import get_human_eval_plus, get_human_eval_plus_hash, get_mbpp_plus, get_mbpp_plus_hash
+from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+if kind == "humaneval":
+    get_groundtruth(get_human_eval_plus(), get_human_eval_plus_hash(), [])
+else:
+    get_groundtruth(get_mbpp_plus(), get_mbpp_plus_hash(), MBPP_OUTPUT_NOT_NONE_TASKS)
+"""
+# EvalPlus's own evaluate(); os._exit skips the 20 s its watchdog thread lingers after the results are written.
+EVALUATE = """
+import os
+from evalplus.evaluate import evaluate
+evaluate(dataset="{kind}", samples="samples.jsonl", parallel={parallel}, min_time_limit={min_time_limit})
+os._exit(0)
+"""
+
+
+# ---------------------------------------------------------------- MultiPL-E and DS-1000
+def run_programs(programs: list[tuple[str, str, str]], box: dict, timeout: float, parallel: int) -> list[bool]:
+    """(file name, source, shell command) triples, each run in its own sandboxed directory."""
+    root = Path(tempfile.mkdtemp(prefix="progs-", dir=box.get("tmpdir")))
+
+    def one(i):
+        d = root / str(i)
+        d.mkdir()
+        name, source, cmd = programs[i]
+        (d / name).write_text(source)
+        return sandbox.run(["bash", "-c", cmd], d, box, timeout=timeout).returncode == 0
+
+    try:
+        with ThreadPoolExecutor(parallel) as pool:
+            return list(pool.map(one, range(len(programs))))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
+    rows = eval_benchmarks.select(eval_benchmarks.read_hub_or_local(bench), bench)
+    if kind == "multipl-e":
+        lang = LANG_ALIASES.get(rows[0]["language"], rows[0]["language"])
+        name, tool, cmd = TOOLCHAINS[lang]
+        if shutil.which(tool) is None:  # e.g. Swift, not packaged in Debian: "not run", never 0
+            return {"status": "not run", "reason": f"toolchain {tool!r} not found", "scores": None,
+                    "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}
+        ids = [r["name"] for r in rows]
+        make = {r["name"]: (lambda sol, r=r: (name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
+        canonical = None  # MultiPL-E ships no reference solutions
+        broken = {r["name"]: r["prompt"] for r in rows}  # the bare prompt: an unfinished function
+    else:
+        ids = [str(r["metadata"]["problem_id"]) for r in rows]
+
+        def ds_program(sol, r):
+            test = r["code_context"] + f"\ncode = {sol!r}\ntest_execution(code)\n"
+            if "test_string(" in r["code_context"]:
+                test += "test_string(code)\n"
+            return "prog.py", test, "python prog.py"
+        make = {i: (lambda sol, r=r: ds_program(sol, r)) for i, r in zip(ids, rows)}
+        canonical = {i: r["reference_code"] for i, r in zip(ids, rows)}
+        broken = {i: "" for i in ids}
+    samples = load_samples(samples_path, ids)
+    jobs, index = [], []
+    for t in ids:
+        for s in samples[t]:
+            jobs.append(make[t](s)); index.append(("sample", t))
+        if canonical is not None:
+            jobs.append(make[t](canonical[t])); index.append(("canonical", t))
+        jobs.append(make[t](broken[t])); index.append(("broken", t))
+    t0 = time.time()
+    ok = run_programs(jobs, box, bench.get("timeout_s", 30), bench.get("parallel", 2))
+    per_task = {t: [] for t in ids}
+    check = {"canonical": {}, "broken": {}}
+    for (what, t), passed in zip(index, ok):
+        (per_task[t].append(passed) if what == "sample" else check[what].__setitem__(t, passed))
+    bad_canonical = [t for t, p in check["canonical"].items() if not p]
+    bad_broken = [t for t, p in check["broken"].items() if p]
+    return {
+        "status": "run", "scores": summarise(per_task), "per_task": per_task,
+        "self_check": {
+            "canonical_pass_rate": float(np.mean(list(check["canonical"].values()))) if canonical else None,
+            "broken_pass_rate": float(np.mean(list(check["broken"].values()))),
+            "canonical_failures_outside_exceptions": bad_canonical, "broken_passing": bad_broken,
+            "documented_exceptions": {} if canonical else {"*": "no reference solutions in MultiPL-E"},
+            "ok": not bad_canonical and not bad_broken,
+        },
+        "harness": {"runner": "sandboxed toolchain" if kind == "multipl-e" else "DS-1000 code_context",
+                    "seconds": round(time.time() - t0, 1), "timeout_s": bench.get("timeout_s", 30)},
+        "dataset": {"source": bench["dataset"], "name": bench.get("name"), "revision": bench.get("revision"),
+                    "tasks": len(ids), "md5": hashlib.md5(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()},
+    }
+
+
+def score(bench: dict, samples_path, box: dict) -> dict:
+    kind = eval_benchmarks.kind_of(bench)
+    if kind in ("humaneval", "mbpp"):
+        with tempfile.TemporaryDirectory(prefix=f"evalplus-{kind}-", dir=box.get("tmpdir")) as tmp:
+            result = score_evalplus(kind, bench, samples_path, box, Path(tmp))
+        result["status"] = "run"
+    else:
+        result = score_programs(kind, bench, samples_path, box)
+    result.update(benchmark=bench["name"], kind=kind, sandbox=box["runtime"],
+                  generation=eval_benchmarks.generation_settings(bench))
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")
+    p.add_argument("--sandbox", required=True, help="JSON: evaluation.sandbox")
+    p.add_argument("--samples", required=True)
+    p.add_argument("--model", default="{}", help="JSON: the model's config, recorded in the result")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    bench, box = json.loads(args.benchmark), json.loads(args.sandbox)
+    try:
+        result = score(bench, args.samples, box)
+    except eval_benchmarks.UnknownBenchmark as e:
+        sys.exit(f"error: {e}")
+    result["model"] = json.loads(args.model)
+    result["versions"] = {k: version(k) for k in ("evalplus", "transformers", "torch", "datasets")}
+    if result.get("self_check") and not result["self_check"]["ok"]:
+        print(json.dumps(result["self_check"], indent=2), file=sys.stderr)
+        sys.exit("error: harness self-check failed (canonical solutions must pass, broken ones fail); no score written")
+    write_json(args.out, result)
+    print(f"{bench['name']}: {result['status']} {json.dumps(result['scores'])} -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Runs generated code where it can do no harm: every program a model wrote goes through `run`.
+
+EvalPlus and the MultiPL-E/DS-1000 harnesses only guard against accidents (a passing solution can still
+write files, start processes and open sockets). Here the whole harness process runs inside a sandbox:
+bubblewrap by default (read-only root, private /tmp, empty home, no network, pid/ipc/uts namespaces,
+uid 65534, cleared environment, memory and time limits), or a container runtime (docker) where user
+namespaces are not available. Only the job's work directory is writable.
+"""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULTS = {"runtime": "bwrap", "memory_mb": 4096, "image": "magicoder-repro-eval:latest", "pids": 512}
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def toolchains() -> tuple[list[Path], dict]:
+    """Read-only paths and variables the sandboxed harness needs from the hidden home directories: this
+    Python (venv and base interpreter, e.g. pyenv under /root) and rustup's toolchains."""
+    binds = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    env = {"PATH": f"{Path(sys.executable).parent}:{PATH}"}
+    cargo, rustup = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")), Path(
+        os.environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
+    if cargo.is_dir() and rustup.is_dir():
+        binds |= {cargo.resolve(), rustup.resolve()}
+        env.update(CARGO_HOME=str(cargo.resolve()), RUSTUP_HOME=str(rustup.resolve()),
+                   PATH=f"{env['PATH']}:{cargo.resolve() / 'bin'}")
+    return sorted(binds), env
+
+
+class SandboxUnavailable(RuntimeError):
+    """The configured runtime is missing: refuse to run generated code unsandboxed."""
+
+
+def _bwrap(argv, workdir: Path, ro_binds, env, cfg) -> list[str]:
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or set "
+                                 "evaluation.sandbox.runtime to docker")
+    cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+           "--tmpfs", "/root", "--tmpfs", "/home", "--tmpfs", "/run",
+           "--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534",
+           "--hostname", "sandbox", "--clearenv"]
+    tool_binds, tool_env = toolchains()
+    for path in [*tool_binds, *ro_binds]:  # after the tmpfs mounts: paths under /root stay visible read-only
+        cmd += ["--ro-bind", str(path), str(path)]
+    cmd += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    for key, value in {"HOME": "/tmp", "LANG": "C.UTF-8", **tool_env, **env}.items():
+        cmd += ["--setenv", key, str(value)]
+    return cmd + ["--", *argv]
+
+
+def _docker(argv, workdir: Path, ro_binds, env, cfg) -> list[str]:
+    runtime = shutil.which("docker")
+    if runtime is None:
+        raise SandboxUnavailable("docker is not installed (evaluation.sandbox.runtime: docker)")
+    cmd = [runtime, "run", "--rm", "-i", "--network", "none", "--read-only", "--tmpfs", "/tmp",
+           "--user", "65534:65534", "--memory", f"{cfg['memory_mb']}m", "--pids-limit", str(cfg["pids"]),
+           "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+           "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    for path in ro_binds:
+        cmd += ["-v", f"{path}:{path}:ro"]
+    for key, value in {"HOME": "/tmp", **env}.items():
+        cmd += ["-e", f"{key}={value}"]
+    return cmd + [cfg["image"], *argv]
+
+
+def command(argv, workdir, cfg: dict | None = None, ro_binds=(), env: dict | None = None) -> list[str]:
+    """The argv that runs `argv` sandboxed in `workdir` (runtime `none` only for measuring overhead)."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    workdir = Path(workdir).resolve()
+    if cfg["runtime"] == "none":
+        return list(argv)
+    wrap = {"bwrap": _bwrap, "docker": _docker}.get(cfg["runtime"])
+    if wrap is None:
+        raise ValueError(f"unknown sandbox runtime {cfg['runtime']!r} (bwrap, docker)")
+    return wrap(argv, workdir, [Path(p).resolve() for p in ro_binds], env or {}, cfg)
+
+
+def run(argv, workdir, cfg: dict | None = None, timeout: float = 60, ro_binds=(), env: dict | None = None,
+        ) -> subprocess.CompletedProcess:
+    """Run and wait; on timeout the whole process group dies (the pid namespace takes the rest along).
+    The memory limit is an address-space-free data limit (RLIMIT_DATA), which JVMs and Node tolerate."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    limit = cfg["memory_mb"] * 2**20
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    cmd = command(argv, workdir, cfg, ro_binds, env)
+    full_env = None if cfg["runtime"] != "none" else {"PATH": os.environ.get("PATH", PATH), "HOME": "/tmp", **(env or {})}
+    proc = subprocess.Popen(cmd, cwd=workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", start_new_session=True,
+                            preexec_fn=limits if cfg["runtime"] != "docker" else None)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(cmd, -signal.SIGKILL, out, err + f"\n[sandbox] timed out after {timeout}s")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
