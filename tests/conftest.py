@@ -8,7 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # What a workflow run needs from the repository; linked, so the tests run the code as it is.
-WORKFLOW_ENTRIES = ["Snakefile", "rules", "scripts", "schemas", "prompts", "data", "configs", "profiles", "report", "config.yaml"]
+WORKFLOW_ENTRIES = ["Snakefile", "rules", "scripts", "schemas", "prompts", "data", "configs", "profiles", "containers", "report", "config.yaml"]
 
 
 @pytest.fixture
