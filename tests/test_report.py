@@ -110,13 +110,20 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
                       "tokens_seen": 500 * s, "tokens_per_s": 900.0 + 10 * s} for s in range(1, 9)]
             write_jsonl(path, rows)
             inputs["train_logs"][stage] = str(path)
-    if with_eval:
+    if with_eval:  # score files as eval_score.py writes them
         inputs["eval"] = {}
+        check = {"ok": True, "canonical_pass_rate": 0.99, "broken_pass_rate": 0.0,
+                 "documented_exceptions": {"HumanEval/32": "oracle defect"}}
         for model, base, plus in (("stage1", 0.25, 0.2), ("stage2", 0.5, 0.375)):
             path = res / f"eval/{model}/humaneval.json"
-            write_json(path, {"benchmark": "humaneval", "pass@1": {"base": base, "plus": plus},
-                              "settings": {"max_new_tokens": 512}, "self_check": {"canonical_pass_rate": 1.0}})
+            write_json(path, {"benchmark": "humaneval", "kind": "humaneval", "status": "run", "self_check": check,
+                              "scores": {"base": {"pass@1": base}, "plus": {"pass@1": plus}},
+                              "generation": {"max_new_tokens": 512}})
             inputs["eval"][model] = {"humaneval": str(path)}
+        path = res / "eval/stage2/multipl-e-swift.json"
+        write_json(path, {"benchmark": "multipl-e-swift", "kind": "multipl-e", "status": "not run",
+                          "reason": "toolchain 'swiftc' not found", "scores": None})
+        inputs["eval"]["stage2"]["multipl-e-swift"] = str(path)
     write_json(res / "provenance/seeds/python.json", {"stage": "seeds", "image": "sha256:" + "b" * 64})
     bench = res / "benchmarks/seeds"
     bench.mkdir(parents=True, exist_ok=True)
@@ -157,7 +164,10 @@ def test_pass_at_1_pairs_evalplus_variants_and_published_rows(tmp_path):
     rows = {(r["model"], r["source"]): r["scores"] for r in evaluation["rows"]}
     assert rows[("stage2", "this run")] == {"humaneval": 50.0, "humaneval+": 37.5}
     assert rows[("Magicoder-DS-6.7B", "published")]["humaneval"] == 66.5
-    assert evaluation["self_checks"][0]["check"] == {"canonical_pass_rate": 1.0}
+    assert evaluation["self_checks"][0]["ok"] and evaluation["self_checks"][0]["canonical_pass_rate"] == 0.99
+    assert evaluation["not_run"] == [{"model": "stage2", "benchmark": "multipl-e-swift",
+                                      "reason": "toolchain 'swiftc' not found"}]
+    assert report.column_name("MultiPL-E_rust", "multipl-e") == "multipl-e-rs"
 
 
 def test_sections_without_inputs_say_so(tmp_path):
@@ -309,6 +319,8 @@ def test_page_renders_all_sections_without_errors(tmp_path, browser):
     evaluation = browser.evaluate("document.querySelector('#evaluation table').innerText")
     assert "stage2\tthis run\t50.0\t37.5" in evaluation
     assert "Magicoder-DS-6.7B\tpublished\t66.5\t60.4" in evaluation
+    assert "stage2 / multipl-e-swift (toolchain 'swiftc' not found)" in browser.evaluate(
+        "document.querySelector('#evaluation').innerText")
     assert "are any two numbers closer" in browser.evaluate("document.querySelector('#decontamination').innerText")
     provenance = browser.evaluate("document.querySelector('#provenance').textContent")
     assert "sha256:" + "a" * 64 in provenance and "b" * 64 in provenance

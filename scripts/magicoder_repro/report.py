@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -179,8 +180,9 @@ def lengths(inputs: dict) -> dict:
     for r in iter_jsonl(inputs["kept"]):
         for field in values:
             values[field][r.get("lang", "unknown")].append(len(r.get(field, "")))
+    order = inputs.get("languages") or []
     rows = []
-    for lang in sorted(values["problem"]):
+    for lang in sorted(values["problem"], key=lambda x: (order.index(x) if x in order else len(order), x)):
         rows.append({"lang": lang, **{f: quantiles(values[f][lang]) for f in values}})
     every = {f: [n for v in values[f].values() for n in v] for f in values}
     rows.append({"lang": "all", **{f: quantiles(every[f]) for f in values}})
@@ -242,43 +244,62 @@ def training(inputs: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------ evaluation
-def pass_at_1(result: dict) -> dict:
-    """{benchmark variant: pass@1 in %} from one score file.
+LANGUAGE_CODES = {"javascript": "js", "rust": "rs", "c++": "cpp"}
 
-    A file may hold one score (`pass@1`) or one per variant (`pass@1: {"base": .., "plus": ..}`, as
-    EvalPlus reports HumanEval and HumanEval+ from one run); fractions are turned into percentages.
+
+def column_name(name: str, kind: str | None) -> str:
+    """The table column of a benchmark, named as PUBLISHED names it where the paper reports it:
+    HumanEval/MBPP by kind, MultiPL-E by the language its name ends in, DS-1000 as `ds1000`."""
+    if kind in ("humaneval", "mbpp", "ds1000"):
+        return kind
+    if kind == "multipl-e":
+        lang = re.split(r"[-_/]", name.lower())[-1]
+        return f"multipl-e-{LANGUAGE_CODES.get(lang, lang)}"
+    return name
+
+
+def pass_at_1(result: dict) -> dict:
+    """{column: pass@1 in %} from one score file of the evaluation stage (`eval_score.py`).
+
+    EvalPlus scores HumanEval and HumanEval+ (MBPP and MBPP+) in one run: `scores` then holds `base`
+    and `plus`, which become two columns. Other benchmarks hold one `pass@1`.
     """
-    name = result.get("benchmark", "")
-    value = result.get("pass@1", result.get("pass_at_1"))
-    if isinstance(value, dict):
-        scores = {(name if variant in ("base", name) else f"{name}+" if variant == "plus" else f"{name}/{variant}"): v
-                  for variant, v in value.items()}
+    column = column_name(result["benchmark"], result.get("kind"))
+    scores = result.get("scores") or {}
+    if "base" in scores or "plus" in scores:
+        found = {column: (scores.get("base") or {}).get("pass@1"), f"{column}+": (scores.get("plus") or {}).get("pass@1")}
     else:
-        scores = {name: value}
-    return {k: (100 * v if v is not None and v <= 1 else v) for k, v in scores.items() if v is not None}
+        found = {column: scores.get("pass@1")}
+    return {k: 100 * v for k, v in found.items() if v is not None}
 
 
 def evaluation(inputs: dict) -> dict:
     """pass@1 for every evaluated (model, benchmark), the published rows, and each harness self-check."""
-    ours, checks, settings = defaultdict(dict), [], {}
+    ours, checks, not_run, settings = defaultdict(dict), [], [], {}
     for model, benchmarks in inputs.get("eval", {}).items():
         for benchmark, path in benchmarks.items():
             if not exists(path):
                 continue
             result = read_json(path)
             result.setdefault("benchmark", benchmark)
+            if result.get("status", "run") != "run":
+                not_run.append({"model": model, "benchmark": benchmark, "reason": result.get("reason", "")})
+                continue
             ours[model].update(pass_at_1(result))
-            check = result.get("self_check")
-            if check is not None:
-                checks.append({"model": model, "benchmark": benchmark, "check": check})
-            settings[f"{model} / {benchmark}"] = result.get("settings", {})
-    if not ours:
+            check = result.get("self_check") or {}
+            if check:
+                checks.append({"model": model, "benchmark": benchmark, "ok": check.get("ok"),
+                               "canonical_pass_rate": check.get("canonical_pass_rate"),
+                               "broken_pass_rate": check.get("broken_pass_rate"),
+                               "exceptions": check.get("documented_exceptions") or {}})
+            settings[f"{model} / {benchmark}"] = result.get("generation", {})
+    if not ours and not not_run:
         return absent("evaluation results")
     columns = sorted({b for scores in ours.values() for b in scores})
     published = {m: s for m, s in PUBLISHED.items() if any(b in s for b in columns)}
     rows = [{"model": m, "source": "this run", "scores": s} for m, s in ours.items()]
     rows += [{"model": m, "source": "published", "scores": s} for m, s in published.items()]
-    return {"columns": columns, "rows": rows, "self_checks": checks, "settings": settings}
+    return {"columns": columns, "rows": rows, "self_checks": checks, "not_run": not_run, "settings": settings}
 
 
 # ------------------------------------------------------------------------ provenance and run times
