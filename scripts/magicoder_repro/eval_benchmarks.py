@@ -32,7 +32,7 @@ class UnknownBenchmark(ValueError):
 def kind_of(bench: dict) -> str:
     kind = bench.get("kind")
     if kind not in KINDS:
-        raise UnknownBenchmark(f"benchmark {bench.get('name')!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        raise UnknownBenchmark(f"benchmark {bench.get('benchmark')!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
     return kind
 
 

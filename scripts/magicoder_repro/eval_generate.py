@@ -208,7 +208,7 @@ def main(argv=None):
     except (MissingCheckpoint, eval_benchmarks.UnknownBenchmark) as e:
         sys.exit(f"error: {e}")
     write_jsonl(args.out, records)
-    print(f"{len(records)} samples for {bench['name']} in {time.time() - start:.1f}s -> {args.out}")
+    print(f"{len(records)} samples for {bench['benchmark']} in {time.time() - start:.1f}s -> {args.out}")
 
 
 if __name__ == "__main__":

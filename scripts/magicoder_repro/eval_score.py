@@ -252,8 +252,14 @@ def score(bench: dict, samples_path, box: dict) -> dict:
         result["status"] = "run"
     else:
         result = score_programs(kind, bench, samples_path, box)
-    result.update(benchmark=bench["name"], kind=kind, sandbox=box["runtime"],
+    result.update(benchmark=bench["benchmark"], kind=kind, sandbox=box["runtime"],
                   generation=eval_benchmarks.generation_settings(bench))
+    # Headline figures the report reads: pass@1 ({base, plus} for EvalPlus) and the settings behind them.
+    scores = result["scores"]
+    if scores is not None:
+        result["pass@1"] = ({v: scores[v].get("pass@1") for v in ("base", "plus")} if "plus" in scores
+                            else scores.get("pass@1"))
+    result["settings"] = {**result["generation"], **result.get("harness", {}), "sandbox": box["runtime"]}
     return result
 
 
@@ -276,7 +282,7 @@ def main(argv=None):
         print(json.dumps(result["self_check"], indent=2), file=sys.stderr)
         sys.exit("error: harness self-check failed (canonical solutions must pass, broken ones fail); no score written")
     write_json(args.out, result)
-    print(f"{bench['name']}: {result['status']} {json.dumps(result['scores'])} -> {args.out}")
+    print(f"{bench['benchmark']}: {result['status']} {json.dumps(result['scores'])} -> {args.out}")
 
 
 if __name__ == "__main__":
