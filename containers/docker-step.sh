@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Run one workflow step's shell command in a Docker image: the shell Snakemake uses for a rule when
 # `runtime.docker: true` (rules/runtime.smk writes a per-rule shim that calls this script).
-#   docker-step.sh --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] -- -c COMMAND
+#   docker-step.sh --env-name ENV --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] -- -c COMMAND
 # The working directory is bound at the same path (relative and absolute paths stay valid), as is the
 # workflow's directory and symlinked inputs when they lie outside it (read-only). The step
 # runs as the calling user, so its outputs belong to that user, with no network unless the rule is in
 # runtime.network_rules.
 set -euo pipefail
-image= network=none workflow_dir= gpus=
+env_name=? image= network=none workflow_dir= gpus=
 while (($#)); do
     case $1 in
+        --env-name) env_name=$2; shift 2 ;;
         --image) image=$2; shift 2 ;;
         --network) network=$2; shift 2 ;;
         --workflow-dir) workflow_dir=$2; shift 2 ;;
@@ -20,7 +21,16 @@ while (($#)); do
 done
 [[ ${1:-} == -c && $# -eq 2 ]] || { echo "docker-step.sh: expected -- -c COMMAND" >&2; exit 2; }
 command=$2
-[[ -n $image ]] || { echo "docker-step.sh: --image is required" >&2; exit 2; }
+if [[ -z $image ]]; then
+    echo "runtime.docker is true but runtime.images.$env_name is not set: build the image with" \
+         "\`containers/build.sh $env_name\` and put the id it prints there" >&2
+    exit 1
+fi
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+    echo "image $image (runtime.images.$env_name) is not on this Docker host: build it with" \
+         "\`containers/build.sh $env_name\` or \`docker pull\` it" >&2
+    exit 1
+fi
 
 here=$(pwd -P)
 run=(docker run --rm --init --network "$network" --user "$(id -u):$(id -g)"
