@@ -177,6 +177,13 @@ def test_sections_without_inputs_say_so(tmp_path):
     assert "No evaluation results in this run." in page
     summary = json.loads((tmp_path / "results/report/summary.json").read_text())
     assert summary["funnel"]["rows"][-1]["decontaminated"] == 4
+    # A run stopped after the seeds: the funnel has one step, every later section says it has no input.
+    only_seeds = {"seeds": inputs["seeds"]}
+    page = make_report(tmp_path / "seeds_only", only_seeds).read_text()
+    summary = json.loads((tmp_path / "seeds_only/results/report/summary.json").read_text())
+    assert summary["funnel"]["steps"] == ["seeds"]
+    for missing in ("decontamination summary", "generation ledgers", "training logs", "evaluation results"):
+        assert f"No {missing} in this run." in page
 
 
 # ------------------------------------------------------------------------------------- Chromium
