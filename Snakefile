@@ -17,6 +17,7 @@ include: "rules/seeds.smk"
 include: "rules/generate.smk"
 include: "rules/curate.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
 include: "rules/report.smk"  # the last stage: it reads every other stage's outputs
 
 

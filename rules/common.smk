@@ -42,5 +42,7 @@ def checkpoint_dir(stage):
 
 def all_targets():
     """What `snakemake` builds by default; each stage's rule file adds its final outputs here."""
+    evaluation = config.get("evaluation", {})
+    scores = [f"{RESULTS}/eval/{m}/{b}.json" for m in evaluation.get("models", {}) for b in evaluation.get("benchmarks", {})]
     return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2"),
-            f"{RESULTS}/report/index.html"]
+            *scores, f"{RESULTS}/report/index.html"]
