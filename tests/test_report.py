@@ -170,6 +170,14 @@ def test_pass_at_1_pairs_evalplus_variants_and_published_rows(tmp_path):
     assert report.column_name("MultiPL-E_rust", "multipl-e") == "multipl-e-rs"
 
 
+def test_run_times_name_each_job_by_its_wildcards(tmp_path):
+    build_results(tmp_path)
+    runtimes = report.runtimes({"seeds": str(tmp_path / "results/benchmarks/seeds/*.tsv")})
+    assert [(r["rule"], r["job"], r["seconds"]) for r in runtimes["rows"]] == [("seeds", "python", 1.5), ("seeds", "rust", 0.5)]
+    assert runtimes["per_rule"] == {"seeds": 2.0}
+    assert report.job_label("b/eval/*/*.score.tsv", "b/eval/stage2/humaneval.score.tsv") == "stage2/humaneval.score"
+
+
 def test_sections_without_inputs_say_so(tmp_path):
     inputs = build_results(tmp_path, with_training=False, with_eval=False)
     page = make_report(tmp_path, inputs).read_text()

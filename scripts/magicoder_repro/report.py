@@ -338,6 +338,14 @@ def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
     }
 
 
+def job_label(pattern: str, path: str) -> str:
+    """What tells one job of a rule from another: the path from the pattern's first wildcard on."""
+    if "*" not in pattern:
+        return "–"
+    start = pattern.index("*")
+    return path[start:].removesuffix(".tsv")
+
+
 def runtimes(benchmark_globs: dict) -> dict:
     """Wall-clock seconds and peak memory per job, from Snakemake's `benchmark:` files of each rule."""
     rows = []
@@ -351,7 +359,7 @@ def runtimes(benchmark_globs: dict) -> dict:
             row = dict(zip(header, values))
             rows.append({
                 "rule": rule,
-                "job": Path(path).stem,
+                "job": job_label(pattern, path),
                 "seconds": float(row.get("s", "nan")),
                 "max_rss_mb": float(row["max_rss"]) if row.get("max_rss", "NA") not in ("NA", "-") else None,
             })
