@@ -43,21 +43,21 @@ def build_records(path: Path, n: int):
             f.write(json.dumps({"instruction": f"Explain and rewrite this code:\n{doc[:300]}", "response": doc[:2500]}) + "\n")
 
 
-def run(gpus: int, world: int, work: Path, model: Path, data: Path, steps_records: int, compile_: str):
+def run(gpus: int, world: int, work: Path, model: Path, data: Path, compile_: str, backend: str = "fsdp"):
     settings = {"seed": 42, "precision": "bf16", "attention": "auto", "packing": "auto", "compile": compile_,
                 "optimizer": "adafactor", "lr_scheduler": "linear", "warmup_steps": 2, "max_grad_norm": 0,
                 "gradient_checkpointing": False, "save_steps": 1000, "save_total_limit": 1, "epochs": 1,
                 "learning_rate": 3e-4, "max_length": 1216, "global_batch_size": 2 * world,
                 "per_device_batch_size": 2, "gradient_accumulation_steps": world // gpus}
-    out = work / f"gpus{gpus}"
-    cmd = ["bash", str(REPO / "scripts/launch_train.sh"), str(gpus), "1", "fsdp", "--model", str(model),
+    out = work / f"gpus{gpus}-{backend}"
+    cmd = ["bash", str(REPO / "scripts/launch_train.sh"), str(gpus), "1", backend, "--model", str(model),
            "--data", str(data), "--out", str(out / "model"), "--log-file", str(out / "log.jsonl"),
            "--scratch", str(out / "scratch"), "--settings", json.dumps(settings)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
-    (work / f"gpus{gpus}.stderr.txt").write_text(proc.stderr[-20000:])
+    (work / f"gpus{gpus}-{backend}.stderr.txt").write_text(proc.stderr[-20000:])
     if proc.returncode != 0:
-        print(proc.stderr[-6000:])
-        raise SystemExit(f"{gpus}-GPU run failed ({proc.returncode})")
+        print(proc.stderr[-3000:])
+        return None
     return [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines() if '"loss"' in l]
 
 
@@ -66,6 +66,7 @@ def main():
     p.add_argument("--gpus", type=int, default=2)
     p.add_argument("--records", type=int, default=40)
     p.add_argument("--compile", default="auto")
+    p.add_argument("--backends", nargs="+", default=["fsdp", "ddp"], help="accelerate configs to compare with 1 GPU")
     p.add_argument("--work", default="/tmp/multi_gpu")
     p.add_argument("--out", default=".")
     a = p.parse_args()
@@ -73,12 +74,17 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     build_model(work / "base")
     build_records(work / "records.jsonl", a.records)
-    one = run(1, a.gpus, work, work / "base", work / "records.jsonl", a.records, a.compile)
-    many = run(a.gpus, a.gpus, work, work / "base", work / "records.jsonl", a.records, a.compile)
-    result = {"gpus": a.gpus, "loss_1gpu": [r["loss"] for r in one], f"loss_{a.gpus}gpu": [r["loss"] for r in many],
-              "tokens_per_s_1gpu": [r["tokens_per_s"] for r in one], f"tokens_per_s_{a.gpus}gpu": [r["tokens_per_s"] for r in many],
-              "max_rel_diff": max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(one, many)),
-              "loss_fell": many[-1]["loss"] < many[0]["loss"]}
+    one = run(1, a.gpus, work, work / "base", work / "records.jsonl", a.compile)
+    result = {"gpus": a.gpus, "loss_1gpu": [r["loss"] for r in one], "tokens_per_s_1gpu": [r["tokens_per_s"] for r in one]}
+    for backend in a.backends:
+        many = run(a.gpus, a.gpus, work, work / "base", work / "records.jsonl", a.compile, backend)
+        if many is None:
+            result[backend] = "failed (see stderr file)"
+            continue
+        result[backend] = {
+            "loss": [r["loss"] for r in many], "tokens_per_s": [r["tokens_per_s"] for r in many],
+            "max_rel_diff_vs_1gpu": max(abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(one, many)),
+            "loss_fell": many[-1]["loss"] < many[0]["loss"], "steps": len(many)}
     Path(a.out, "train_multi_gpu.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 

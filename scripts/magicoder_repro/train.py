@@ -79,6 +79,44 @@ def last_checkpoint(scratch: Path):
     return get_last_checkpoint(str(scratch)) if scratch.is_dir() else None
 
 
+def sharded_adafactor():
+    """transformers' Adafactor, whose factored second-moment state also works on FSDP2-sharded params.
+
+    The stock optimizer creates its row/column statistics as plain tensors, which cannot be mixed with
+    the DTensor gradients FSDP2 produces. Creating them as DTensors (column statistics replicated, as
+    they reduce over the sharded dimension) keeps the maths of the full matrix; DTensor inserts the
+    reductions. Unsharded parameters take the stock path unchanged.
+    """
+    from transformers.optimization import Adafactor
+
+    class ShardedAdafactor(Adafactor):
+        @torch.no_grad()
+        def step(self, closure=None):
+            from torch.distributed.tensor import DTensor, Replicate
+
+            def settled(t):  # a reduction's pending sum becomes a replicated value
+                return t.redistribute(t.device_mesh, [Replicate() if p.is_partial() else p for p in t.placements])
+
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None or self.state[p] or not isinstance(p.grad, DTensor):
+                        continue
+                    grad = p.grad.float()
+                    factored, use_first_moment = self._get_options(group, grad.shape)
+                    state = self.state[p]
+                    state.update(step=0, RMS=0)
+                    if use_first_moment:
+                        state["exp_avg"] = torch.zeros_like(grad)
+                    if factored:
+                        state["exp_avg_sq_row"] = torch.zeros_like(settled(grad.mean(dim=-1)))
+                        state["exp_avg_sq_col"] = torch.zeros_like(settled(grad.mean(dim=-2)))
+                    else:
+                        state["exp_avg_sq"] = torch.zeros_like(grad)
+            return super().step(closure)
+
+    return ShardedAdafactor
+
+
 def make_callbacks(log_path: Path):
     from transformers import TrainerCallback
 
@@ -196,8 +234,11 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
     )
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
     log_cb, sigterm_cb = make_callbacks(scratch_log)
+    optimizer = None
+    if s["optimizer"] == "adafactor":  # same class and arguments as optim="adafactor", FSDP2-aware
+        optimizer = (sharded_adafactor(), Trainer.get_optimizer_cls_and_kwargs(args, model)[1])
     trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator,
-                      processing_class=tokenizer, callbacks=[log_cb, sigterm_cb])
+                      processing_class=tokenizer, callbacks=[log_cb, sigterm_cb], optimizer_cls_and_kwargs=optimizer)
     trainer.train(resume_from_checkpoint=resume)
     if sigterm_cb.requested:
         print(f"SIGTERM: saved a checkpoint in {scratch} at step {trainer.state.global_step}; rerun to resume",
