@@ -37,7 +37,7 @@ PLOTS = ("funnel", "lengths", "training", "runtimes")
 PACKAGES = ("snakemake", "torch", "transformers", "accelerate", "datasets", "openai", "evalplus", "matplotlib")
 
 # magicoder.md §6: the EvalPlus leaderboard of 2023-12-05 (pass@1, %), and the paper's MultiPL-E and
-# DS-1000 numbers. Keys are benchmark names as the evaluation stage writes them.
+# DS-1000 numbers. Keys are the report's column names (`column_name`).
 PUBLISHED = {
     "CodeLlama-Python-7B": {"humaneval": 37.8, "humaneval+": 34.1, "mbpp": 57.6, "mbpp+": 45.4},
     "Magicoder-CL-7B": {"humaneval": 60.4, "humaneval+": 55.5, "mbpp": 64.2, "mbpp+": 52.6,
