@@ -29,3 +29,6 @@ rule all:
 
 # Keep last: gives every rule defined above its image and cluster resources.
 include: "rules/runtime.smk"
+# Optional stages beyond the paper (configs/magicoder-plus.yaml). After runtime.smk only until its
+# ENV_OF_RULE_FILE maps plus.smk; then it belongs with the other stages above.
+include: "rules/plus.smk"

@@ -1,6 +1,7 @@
 # Helpers shared by every rule file: config lookups, target lists, how rules call the Python package.
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -44,5 +45,63 @@ def all_targets():
     """What `snakemake` builds by default; each stage's rule file adds its final outputs here."""
     evaluation = config.get("evaluation", {})
     scores = [f"{RESULTS}/eval/{m}/{b}.json" for m in evaluation.get("models", {}) for b in evaluation.get("benchmarks", {})]
+    # Summaries of the optional stages (rules/plus.smk), which also reach the report through stage 1.
+    plus = [f"{PLUS_DATA}/oss_instruct.near_dedup.json"] * plus_enabled("near_dedup")
+    plus += [f"{PLUS_DATA}/oss_instruct.semantic.json"] * plus_enabled("semantic_decontamination")
     return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2"),
-            *scores, f"{RESULTS}/report/index.html"]
+            *scores, *plus, f"{RESULTS}/report/index.html"]
+
+
+# Optional stages beyond the paper (rules/plus.smk): each one, when enabled in config, takes its input's
+# place downstream, so the paper's DAG is unchanged with them off.
+PLUS_DATA = f"{RESULTS}/data/plus"
+
+
+def enabled_settings(stage):
+    """curation.<stage> without its on/off switch (the switch changes the DAG, not the stage's result)."""
+    return {k: v for k, v in config["curation"].get(stage, {}).items() if k != "enabled"}
+
+
+def plus_enabled(stage):
+    return config["curation"].get(stage, {}).get("enabled", False)
+
+
+def oss_records_for_clean(lang):
+    """A language's records as `clean` reads them: execution-checked when curation.execution_filter is on."""
+    if plus_enabled("execution_filter"):
+        return f"{PLUS_DATA}/execution/{lang}.records.jsonl"
+    return f"{RESULTS}/generate/{lang}.records.jsonl"
+
+
+def oss_records_after_near_dedup():
+    if plus_enabled("near_dedup"):
+        return f"{PLUS_DATA}/oss_instruct.near_dedup.jsonl"
+    return f"{RESULTS}/data/oss_instruct.jsonl"
+
+
+def oss_records_for_sft():
+    """The OSS-Instruct records stage 1 trains on: substring-decontaminated, then near-deduplicated and
+    semantically decontaminated when those stages are on."""
+    if plus_enabled("semantic_decontamination"):
+        return f"{PLUS_DATA}/oss_instruct.semantic.jsonl"
+    return oss_records_after_near_dedup()
+
+
+def teacher_serve_prefix():
+    """With teacher.serve set, the wrapper that starts the teacher server inside the generation job,
+    runs the command after it against that server and stops it (magicoder_repro.serve_teacher)."""
+    teacher = config["teacher"]
+    serve = teacher.get("serve")
+    if not serve:
+        return ""
+    if teacher["backend"] != "openai" or teacher.get("base_url"):
+        raise ValueError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
+                         "(the job points generation at the server it starts)")
+    return (f"python -m magicoder_repro.serve_teacher --serve {shlex.quote(as_json(serve))} "
+            f"--served-name {shlex.quote(teacher['model'])} "
+            f"--api-key-env {shlex.quote(teacher.get('api_key_env', 'OPENAI_API_KEY'))} -- ")
+
+
+def teacher_serve_gpus():
+    """GPUs the generation job needs: the served teacher's (0 without one)."""
+    return (config["teacher"].get("serve") or {}).get("gpus", 0)

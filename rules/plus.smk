@@ -1,0 +1,47 @@
+# Beyond the paper (configs/magicoder-plus.yaml turns these on): MinHash near-dedup and embedding
+# decontamination after the substring stage, execution-checked records before cleaning. Each stage's
+# output replaces its input downstream through the switches in common.smk (oss_records_for_sft,
+# oss_records_for_clean), so with every stage off the DAG is the paper's.
+
+
+rule near_dedup:
+    input:
+        f"{RESULTS}/data/oss_instruct.jsonl",
+    output:
+        kept=f"{PLUS_DATA}/oss_instruct.near_dedup.jsonl",
+        removed=f"{PLUS_DATA}/oss_instruct.near_dedup.removed.jsonl",
+        summary=f"{PLUS_DATA}/oss_instruct.near_dedup.json",
+    params:
+        settings=as_json(enabled_settings("near_dedup")),
+    log:
+        f"{RESULTS}/logs/plus/near_dedup.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plus/near_dedup.tsv"
+    shell:
+        "python -m magicoder_repro.near_dedup --input {input:q} --settings {params.settings:q} "
+        "--kept {output.kept:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
+
+
+rule semantic_decontaminate:
+    input:
+        data=oss_records_after_near_dedup(),
+        substring_removed=f"{RESULTS}/data/oss_instruct.removed.jsonl",
+        benchmarks=local_benchmark_files(DECONTAMINATION),
+    output:
+        kept=f"{PLUS_DATA}/oss_instruct.semantic.jsonl",
+        removed=f"{PLUS_DATA}/oss_instruct.semantic.removed.jsonl",
+        summary=f"{PLUS_DATA}/oss_instruct.semantic.json",
+    params:
+        settings=as_json(enabled_settings("semantic_decontamination")),
+        # The full section: the n-gram comparison in the summary uses ngram_size even under `substring`.
+        decontamination=as_json(config["curation"]["decontamination"]),
+    log:
+        f"{RESULTS}/logs/plus/semantic_decontaminate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plus/semantic_decontaminate.tsv"
+    threads: 2
+    shell:
+        "OMP_NUM_THREADS={threads} python -m magicoder_repro.semantic_decontaminate --input {input.data:q} "
+        "--settings {params.settings:q} --decontamination {params.decontamination:q} "
+        "--substring-removed {input.substring_removed:q} --kept {output.kept:q} --removed {output.removed:q} "
+        "--summary {output.summary:q} 2> {log:q}"
