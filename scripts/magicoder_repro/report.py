@@ -289,6 +289,7 @@ def evaluation(inputs: dict) -> dict:
             check = result.get("self_check") or {}
             if check:
                 checks.append({"model": model, "benchmark": benchmark, "ok": check.get("ok"),
+                               "tasks": (result.get("dataset") or {}).get("tasks"),
                                "canonical_pass_rate": check.get("canonical_pass_rate"),
                                "broken_pass_rate": check.get("broken_pass_rate"),
                                "exceptions": check.get("documented_exceptions") or {}})
