@@ -5,6 +5,7 @@ come from the real clean/decontaminate functions, so the report is tested agains
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: no port, no
 websocket library), which reports uncaught exceptions and console errors as events.
 """
+import base64
 import json
 import os
 import re
@@ -216,12 +217,16 @@ class Chromium:
         os.close(to_child_r)
         os.close(from_child_w)
         self.buffer, self.next_id, self.events = b"", 0, []
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime", "Log"):
+                self.call(f"{domain}.enable", session=True)
+            self.call("Emulation.setDeviceMetricsOverride",
+                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
+        except Exception:
+            self.close()
+            raise
 
     def _receive(self, deadline) -> dict:
         while b"\0" not in self.buffer:
@@ -282,12 +287,12 @@ class Chromium:
             size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
             params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
         data = self.call("Page.captureScreenshot", params, session=True)["data"]
-        Path(path).write_bytes(__import__("base64").b64decode(data))
+        Path(path).write_bytes(base64.b64decode(data))
 
     def close(self):
         try:
             self.call("Browser.close", timeout=10)
-        except (EOFError, OSError, TimeoutError):
+        except (EOFError, OSError, TimeoutError, RuntimeError):
             pass
         try:
             self.proc.wait(timeout=10)
