@@ -1,0 +1,89 @@
+"""EvalPlus scoring inside the sandbox: the self-check passes for a healthy harness and fails the run for
+a broken one; scores come from real executions; bad samples files give clear errors."""
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from eval_helpers import HUMANEVAL, MBPP, REPO, evalplus_cache, humaneval, mbpp  # noqa: F401
+from magicoder_repro import eval_score
+
+pytestmark = pytest.mark.slow
+
+
+def rows_of(path, limit):
+    return [json.loads(line) for line in gzip.open(REPO / path, "rt")][:limit]
+
+
+def write(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def run_score(tmp_path, bench, samples, check=True):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(bench),
+                           "--sandbox", json.dumps({"runtime": "bwrap"}), "--samples", str(samples), "--out", str(out)],
+                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(REPO / "scripts")})
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(out.read_text())
+    return proc, out
+
+
+def test_humaneval_scores_and_self_check(tmp_path, evalplus_cache):
+    rows = rows_of(HUMANEVAL, 33)
+    # Half the tasks right (canonical), half wrong (an empty body returns None).
+    samples = [{"task_id": r["task_id"], "solution": r["prompt"] + (r["canonical_solution"] if i % 2 == 0 else "    pass\n")}
+               for i, r in enumerate(rows)]
+    result = run_score(tmp_path, humaneval(), write(tmp_path / "s.jsonl", samples))
+    check = result["self_check"]
+    assert check["ok"] and check["broken_pass_rate"] == 0.0
+    assert check["documented_exceptions"] == {"HumanEval/32": eval_score.KNOWN_DEFECTS["humaneval"]["HumanEval/32"]}
+    assert check["canonical_status"] == {"HumanEval/32": ["fail", "fail"]}  # the 0.3.1 defect, reported openly
+    expect = {r["task_id"]: [i % 2 == 0 and r["task_id"] != "HumanEval/32"] for i, r in enumerate(rows)}
+    assert {t: v["plus"] for t, v in result["per_task"].items()} == expect
+    assert result["pass@1"]["plus"] == pytest.approx(sum(v[0] for v in expect.values()) / 33)
+    assert result["scores"]["plus_without_known_defects"]["pass@1"] == pytest.approx(16 / 32)
+    assert result["dataset"]["md5"] == "fe585eb4df8c88d844eeb463ea4d0302" and result["dataset"]["tasks"] == 33
+    assert result["harness"]["parallel"] == 2 and result["harness"]["min_time_limit"] == 4.0
+    assert result["sandbox"] == "bwrap" and result["versions"]["evalplus"] == "0.3.1"
+
+
+def test_mbpp_scores_with_sanitised_solutions(tmp_path, evalplus_cache):
+    rows = rows_of(MBPP, 6)
+    samples = [{"task_id": r["task_id"], "solution": r["canonical_solution"]} for r in rows]
+    samples[0]["solution"] = "def similar_elements(a, b):\n    return ()\n"
+    result = run_score(tmp_path, mbpp(), write(tmp_path / "s.jsonl", samples))
+    assert result["self_check"]["ok"] and result["self_check"]["canonical_pass_rate"] == 1.0
+    assert result["pass@1"] == {"base": pytest.approx(5 / 6), "plus": pytest.approx(5 / 6)}
+    assert result["dataset"]["md5"] == "ee43ecabebf20deef4bb776a405ac5b1"
+
+
+def test_broken_harness_fails_the_self_check(tmp_path, evalplus_cache, monkeypatch):
+    """A harness that lets wrong programs pass must be caught by the self-check, not report a score."""
+    bench = humaneval(limit=3)
+    samples = write(tmp_path / "s.jsonl", [{"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]}
+                                          for r in rows_of(HUMANEVAL, 3)])
+    assert eval_score.score(bench, samples, {"runtime": "bwrap"})["self_check"]["ok"]
+    monkeypatch.setattr(eval_score, "broken_python", lambda code, entry_point: code)  # "broken" = correct
+    bad = eval_score.score(bench, samples, {"runtime": "bwrap"})["self_check"]
+    assert not bad["ok"] and bad["broken_passing"] == [r["task_id"] for r in rows_of(HUMANEVAL, 3)]
+
+
+def test_corrupt_and_incomplete_samples_are_errors(tmp_path, evalplus_cache):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "HumanEval/0", "solution": "x"}\n{"task_id": "HumanEval/1", "solu\n')
+    proc, out = run_score(tmp_path, humaneval(limit=2), bad, check=False)
+    assert proc.returncode != 0 and "corrupt samples file" in proc.stderr and "bad.jsonl:2" in proc.stderr
+    partial = write(tmp_path / "partial.jsonl", [{"task_id": "HumanEval/0", "solution": "x"}])
+    proc, out = run_score(tmp_path, humaneval(limit=2), partial, check=False)
+    assert proc.returncode != 0 and "no samples for 1 tasks" in proc.stderr and not out.exists()
+
+
+def test_unknown_benchmark_is_an_error(tmp_path):
+    proc, _ = run_score(tmp_path, {"benchmark": "humaneval-x", "kind": "humaneval-x", "dataset": HUMANEVAL,
+                                   "max_new_tokens": 8}, tmp_path / "none.jsonl", check=False)
+    assert proc.returncode != 0 and "unknown kind 'humaneval-x'" in proc.stderr
