@@ -155,16 +155,14 @@ def make_callbacks(log_path: Path):
         def _handler(self, signum, frame):
             self.requested = True
 
-        def stop_requested(self):
-            flag = torch.tensor(float(self.requested))
+        def stop_requested(self, device):
+            flag = torch.tensor(float(self.requested), device=device)  # this rank's own GPU under NCCL
             if torch.distributed.is_available() and torch.distributed.is_initialized():
-                backend_device = "cuda" if torch.cuda.is_available() else "cpu"
-                flag = flag.to(backend_device)
                 torch.distributed.all_reduce(flag)
             return bool(flag.item())
 
         def on_step_end(self, args, state, control, **kw):
-            if self.stop_requested():
+            if self.stop_requested(args.device):
                 self.requested = True
                 control.should_save = True
                 control.should_training_stop = True
