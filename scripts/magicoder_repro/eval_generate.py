@@ -2,8 +2,8 @@
 
 Generation is kept apart from scoring so that a rescoring (new sandbox, fixed harness) never pays for
 generation again. Three backends give the same records: transformers (batched and left-padded on a CPU;
-on a GPU the continuous-batching engine with a paged KV cache, which BENCHMARKS.md measured as the fast
-path), an OpenAI-compatible server (any served model, the teacher included; the key comes from an
+on a GPU a static KV cache with torch.compile, 4x plain `generate` in BENCHMARKS.md), an OpenAI-compatible
+server (any served model, the teacher included; the key comes from an
 environment variable), and vLLM when it is installed (tensor parallel over the visible GPUs).
 """
 import argparse
@@ -179,6 +179,8 @@ def generate_samples(model: dict, bench: dict) -> list[dict]:
             t["chat_reply"] = t["chat"]
         prompts = [t["instruction"] if t["chat"] else t["prompt"] for t in tasks]
         raw = generate_openai(model["model"], prompts, settings, model, [t["chat"] for t in tasks])
+        for t, p in zip(tasks, prompts):
+            t["prompt"] = p
     else:
         path = resolve_model(model["path"])
         if backend == "vllm" or (backend == "auto" and vllm_available()):
