@@ -5,6 +5,7 @@ want=(bubblewrap
       slurmctld slurmd slurm-client munge    # tests/test_slurm.py: a real one-node cluster
       docker.io debootstrap                  # tests/test_containers.py: real dockerd, local base image
       chromium                               # tests/test_report.py: renders the HTML report headless
+      default-jdk-headless nodejs g++ php-cli rustc   # tests/test_eval_benchmarks.py: MultiPL-E toolchains (no Swift in Debian)
 )
 missing=()
 for pkg in "${want[@]}"; do
