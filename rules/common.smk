@@ -3,6 +3,7 @@ import json
 import os
 import shlex
 import sys
+from glob import glob
 from pathlib import Path
 
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
@@ -105,3 +106,29 @@ def teacher_serve_prefix():
 def teacher_serve_gpus():
     """GPUs the generation job needs: the served teacher's (0 without one)."""
     return (config["teacher"].get("serve") or {}).get("gpus", 0)
+
+
+# Training (rules/train.smk)
+def tiny_corpus():
+    """Files the tiny tokenizer is trained on (globs from config, so a changing demo pack is picked up)."""
+    files = sorted({f for pattern in config["train"]["tiny_model"]["corpus"] for f in glob(pattern)})
+    if not files:
+        raise ValueError(f"train.tiny_model.corpus matches no file: {config['train']['tiny_model']['corpus']}")
+    return files
+
+
+def stage_settings(stage):
+    """Everything that changes a stage's weights: shared settings plus the stage's own (params)."""
+    shared = {k: v for k, v in config["train"].items() if k not in ("stages", "tiny_model", "base_model")}
+    return {**shared, **config["train"]["stages"][stage]}
+
+
+def stage_init(stage):
+    """Stage 1 starts from the base model, stage 2 from stage 1's checkpoint."""
+    return base_model() if stage == "stage1" else checkpoint_dir("stage1")
+
+
+def local_model_input(stage):
+    """The model directory as a file dependency when a rule builds it; Hub ids are no file input."""
+    init = stage_init(stage)
+    return [init] if stage == "stage2" or init == TINY_BASE_MODEL else []
