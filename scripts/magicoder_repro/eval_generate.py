@@ -93,6 +93,8 @@ def generate_ids(model, prompts: list[list[int]], settings: dict, engine: str = 
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         width = max(len(prompts[i]) for i in idx)
+        if engine == "static":  # each new (batch, width) shape compiles again: round widths to few buckets
+            width = -(-width // 128) * 128
         ids = torch.tensor([[pad_id] * (width - len(prompts[i])) + prompts[i] for i in idx], device=model.device)
         mask = (torch.arange(width, device=model.device)[None, :] >= torch.tensor(
             [width - len(prompts[i]) for i in idx], device=model.device)[:, None]).long()
