@@ -49,6 +49,7 @@ def all_targets():
     # Summaries of the optional stages (rules/plus.smk), which also reach the report through stage 1.
     plus = [f"{PLUS_DATA}/oss_instruct.near_dedup.json"] * plus_enabled("near_dedup")
     plus += [f"{PLUS_DATA}/oss_instruct.semantic.json"] * plus_enabled("semantic_decontamination")
+    plus += [f"{PLUS_DATA}/execution/{lang}.json" for lang in languages()] * plus_enabled("execution_filter")
     return [f"{RESULTS}/sft/stage1.jsonl", f"{RESULTS}/sft/stage2.jsonl", checkpoint_dir("stage2"),
             *scores, *plus, f"{RESULTS}/report/index.html"]
 
@@ -106,6 +107,10 @@ def teacher_serve_prefix():
 def teacher_serve_gpus():
     """GPUs the generation job needs: the served teacher's (0 without one)."""
     return (config["teacher"].get("serve") or {}).get("gpus", 0)
+
+
+# Put before the generation command in its rule's shell (empty without teacher.serve).
+TEACHER_SERVE = teacher_serve_prefix()
 
 
 # Training (rules/train.smk)

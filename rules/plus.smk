@@ -45,3 +45,24 @@ rule semantic_decontaminate:
         "--settings {params.settings:q} --decontamination {params.decontamination:q} "
         "--substring-removed {input.substring_removed:q} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"
+
+
+rule execution_filter:
+    input:
+        f"{RESULTS}/generate/{{lang}}.records.jsonl",
+    output:
+        kept=f"{PLUS_DATA}/execution/{{lang}}.records.jsonl",
+        removed=f"{PLUS_DATA}/execution/{{lang}}.removed.jsonl",
+        summary=f"{PLUS_DATA}/execution/{{lang}}.json",
+    params:
+        settings=as_json(enabled_settings("execution_filter")),
+        sandbox=as_json(config.get("evaluation", {}).get("sandbox", {})),
+    log:
+        f"{RESULTS}/logs/plus/execution_filter/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plus/execution_filter/{{lang}}.tsv"
+    threads: 2
+    shell:
+        "python -m magicoder_repro.execution_filter --input {input:q} --settings {params.settings:q} "
+        "--sandbox {params.sandbox:q} --kept {output.kept:q} --removed {output.removed:q} "
+        "--summary {output.summary:q} 2> {log:q}"

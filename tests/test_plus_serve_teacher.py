@@ -1,6 +1,7 @@
 """The open-teacher server lifecycle with a real `transformers serve` on a tiny model: it starts, is
 probed until ready, answers the wrapped command, and is gone afterwards on every way out."""
 import json
+import re
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from magicoder_repro import serve_teacher, tiny_model
+from magicoder_repro.jsonl import read_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "scripts")}
@@ -34,7 +36,7 @@ def wrapper(model, *command, serve=None, **kw):
     args = [sys.executable, "-m", "magicoder_repro.serve_teacher", "--serve", serve or serve_json(model),
             "--served-name", model, "--api-key-env", "TEACHER_TEST_KEY", "--", *command]
     return subprocess.Popen(args, env={**ENV, "HF_HUB_CACHE": os.environ["HF_HUB_CACHE"]}, stderr=subprocess.PIPE,
-                            text=True, **kw)
+                            stdout=subprocess.DEVNULL, text=True, **kw)
 
 
 def server_pid(stderr_text: str) -> int:
@@ -50,26 +52,25 @@ def gone(pid: int) -> bool:
     return False
 
 
-CLIENT = """
-import os, sys, openai
-client = openai.OpenAI(api_key=os.environ["TEACHER_TEST_KEY"])  # base URL from OPENAI_BASE_URL
-reply = client.chat.completions.create(model=sys.argv[1], messages=[{"role": "user", "content": "def add(a, b):"}],
-                                       max_tokens=4, temperature=0)
-open(sys.argv[2], "w").write(os.environ["OPENAI_BASE_URL"] + "\\n" + reply.choices[0].finish_reason)
-sys.exit(3)
-"""
-
-
-def test_wrapped_command_talks_to_the_server_which_is_stopped_after(model, tmp_path):
-    out = tmp_path / "reply.txt"
-    proc = wrapper(model, sys.executable, "-c", CLIENT, model, str(out))
-    _, err = proc.communicate(timeout=240)
-    assert proc.returncode == 3, err[-3000:]  # the command's own exit code comes back
-    base_url, finish = out.read_text().splitlines()
-    assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-    assert finish in ("stop", "length")
-    pid = server_pid(err)
-    assert gone(pid)
+def test_generation_runs_against_the_served_teacher_which_is_stopped_after(model, tmp_path):
+    """The pipeline's own generation step, wrapped as the generate rule wraps it with teacher.serve set."""
+    seeds = [{"lang": "python", "index": i, "raw_index": i, "seed": f"def f{i}(x):\n    return x + {i}\n"} for i in range(2)]
+    write_jsonl(tmp_path / "seeds.jsonl", seeds)
+    teacher = {"backend": "openai", "model": model, "base_url": None, "system_prompt": "You write problems.",
+               "temperature": 0.0, "seed_offset": None, "max_tokens": 8, "token_counter": None}
+    generate = [sys.executable, "-m", "magicoder_repro.generate", "--seeds", str(tmp_path / "seeds.jsonl"),
+                "--teacher", json.dumps(teacher), "--template", str(REPO / "prompts/oss_instruct.txt"),
+                "--cache", str(tmp_path / "cache"), "--api-key-env", "TEACHER_TEST_KEY",
+                "--responses", str(tmp_path / "responses.jsonl"), "--ledger", str(tmp_path / "ledger.json")]
+    # The wrapped command's exit code comes back: generation succeeds, then the shell exits 3.
+    script = 'set -e; "$@"; printf %s "$OPENAI_BASE_URL" > base_url.txt; exit 3'
+    proc = wrapper(model, "sh", "-c", script, "sh", *generate, cwd=tmp_path)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 3, err[-3000:]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", (tmp_path / "base_url.txt").read_text())
+    responses = read_jsonl(tmp_path / "responses.jsonl")
+    assert len(responses) == 2 and all(r["index"] in (0, 1) for r in responses)
+    assert gone(server_pid(err))
     assert "[teacher-server]" in err  # the server's own log went to the job's log
 
 
