@@ -15,6 +15,7 @@ ENV_OF_RULE_FILE = {
     "train.smk": "train",
     "evaluate.smk": "eval",
     "report.smk": "eval",
+    "plus.smk": "eval",  # execution filter (bwrap sandbox), near-dedup, embedding decontamination (torch)
 }
 PINNED_IMAGE = re.compile(r"(^|@)sha256:[0-9a-f]{64}$")
 DOCKER_STEP = Path(workflow.basedir) / "containers" / "docker-step.sh"
