@@ -137,3 +137,36 @@ def local_model_input(stage):
     """The model directory as a file dependency when a rule builds it; Hub ids are no file input."""
     init = stage_init(stage)
     return [init] if stage == "stage2" or init == TINY_BASE_MODEL else []
+
+
+# Evaluation (rules/evaluate.smk)
+OWN_MODELS = {"base": base_model, "stage1": lambda: checkpoint_dir("stage1"), "stage2": lambda: checkpoint_dir("stage2")}
+SCORING_KEYS = ("parallel", "min_time_limit", "timeout_s")  # change the score's run, not the samples
+
+
+def eval_model(name):
+    """A model's config: shared generation settings overlaid by its own; `path` resolved to a directory."""
+    models = config["evaluation"]["models"]
+    if name not in models:
+        raise ValueError(f"unknown evaluation model {name!r}; configured: {', '.join(models)}")
+    spec = {**config["evaluation"].get("generation", {}), **models[name], "name": name}
+    if spec.get("path") in OWN_MODELS:
+        spec["path"] = OWN_MODELS[spec["path"]]()
+    return spec
+
+
+def eval_benchmark(name, keep_scoring=True):
+    benchmarks = config["evaluation"]["benchmarks"]
+    if name not in benchmarks:
+        raise ValueError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
+    bench = {**benchmarks[name], "benchmark": name}
+    return bench if keep_scoring else {k: v for k, v in bench.items() if k not in SCORING_KEYS}
+
+
+def eval_model_input(wildcards):
+    """The checkpoint as a file dependency when this workflow builds it or it is a local directory."""
+    spec = eval_model(wildcards.model)
+    path = spec.get("path")
+    if spec.get("backend") == "openai" or path is None:
+        return []
+    return [path] if path in (TINY_BASE_MODEL, checkpoint_dir("stage1"), checkpoint_dir("stage2")) or Path(path).exists() else []
