@@ -20,7 +20,7 @@ localrules:
 
 rule clean:
     input:
-        expand(f"{RESULTS}/generate/{{lang}}.records.jsonl", lang=languages()),
+        [oss_records_for_clean(lang) for lang in languages()],
     output:
         data=f"{DATA}/oss_instruct.clean.jsonl",
         stats=f"{DATA}/clean_stats.json",
@@ -75,7 +75,7 @@ rule evol_instruct:
 
 rule sft_stage1:
     input:
-        rules.decontaminate.output.kept,
+        oss_records_for_sft(),
     output:
         f"{RESULTS}/sft/stage1.jsonl",
     params:

@@ -59,8 +59,10 @@ rule generate:
         f"{RESULTS}/logs/generate/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/generate/{{lang}}.tsv"
+    resources:
+        gpus=teacher_serve_gpus(),
     shell:
-        "python -m magicoder_repro.generate --seeds {input.seeds:q} --template {input.template:q} "
+        "{TEACHER_SERVE}python -m magicoder_repro.generate --seeds {input.seeds:q} --template {input.template:q} "
         "--teacher {params.teacher:q} {TEACHER_RUNTIME_ARGS} "
         "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
 
