@@ -1,7 +1,9 @@
 """Shared test fixtures: a private copy of the workflow to run Snakemake in, and a runner for it."""
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,29 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, env: dict | Non
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+@pytest.fixture
+def listener():
+    """A TCP listener on the host's loopback recording what reaches it: sandboxed code must not get there."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    hits, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                hits.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], hits
+    stop.set()
+    thread.join()
+    server.close()

@@ -1,6 +1,5 @@
 """The real HTTP teacher path: `transformers serve` on a tiny random-weight model this test builds."""
 import json
-import os
 import socket
 import subprocess
 import sys

@@ -1,10 +1,7 @@
 """Execution filtering in the real bubblewrap sandbox: records that pass their own asserts stay; failing,
 timing-out, untested and code-less ones go; escape attempts have no effect outside the sandbox."""
 import json
-import socket
-import threading
 
-import pytest
 
 from magicoder_repro import execution_filter
 from magicoder_repro.jsonl import read_jsonl, write_jsonl
@@ -19,30 +16,6 @@ def fenced(code: str) -> str:
 
 def record(index, solution, lang="python"):
     return {"lang": lang, "index": index, "seed": "", "problem": f"problem {index}", "solution": solution}
-
-
-@pytest.fixture
-def listener():
-    """A TCP listener on the host's loopback that counts connections (none may arrive from the sandbox)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    accepted, stop = [], threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    stop.set()
-    thread.join()
-    server.close()
 
 
 def test_only_records_passing_their_tests_go_on(tmp_path, listener):

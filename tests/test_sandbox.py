@@ -4,8 +4,6 @@ the test can fail."""
 import gzip
 import json
 import os
-import socket
-import threading
 import time
 
 import pytest
@@ -40,30 +38,6 @@ try:
 except Exception:
     pass
 '''
-
-
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    hits, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                hits.append(conn.recv(100))
-                conn.close()
-            except OSError:
-                pass
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], hits
-    stop.set()
-    thread.join()
-    server.close()
 
 
 def spawned():
