@@ -33,3 +33,20 @@ include: "rules/plus.smk"
 
 # Keep last: gives every rule defined above its image and cluster resources.
 include: "rules/runtime.smk"
+
+
+# Provenance of every output this run wrote (magicoder_repro.provenance), in results/provenance/.
+# Not after --touch: a touched output was not made by its rule from those inputs.
+onsuccess:
+    if not workflow.touch:
+        from magicoder_repro import provenance
+
+        provenance.write_records(
+            [
+                {"rule": job.rule.name, "params": dict(job.params.items()), "image": job.rule.container_img,
+                 "inputs": list(job.input), "outputs": list(job.output)}
+                for job in workflow.dag.finished_jobs
+            ],
+            Path(workflow.basedir),
+            RESULTS,
+        )
