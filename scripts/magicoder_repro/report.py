@@ -32,7 +32,8 @@ from rich.table import Table  # noqa: E402
 from magicoder_repro.jsonl import atomic_path, iter_jsonl, write_json  # noqa: E402
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
-FUNNEL_STEPS = ("seeds", "responses", "parsed", "deduplicated", "decontaminated")
+# "execution-checked" and "for SFT" only when the stages beyond the paper run (rules/plus.smk).
+FUNNEL_STEPS = ("seeds", "responses", "parsed", "execution-checked", "deduplicated", "decontaminated", "for SFT")
 PLOTS = ("funnel", "lengths", "training", "runtimes")
 PACKAGES = ("snakemake", "torch", "transformers", "accelerate", "datasets", "openai", "evalplus", "matplotlib")
 
@@ -80,7 +81,9 @@ def funnel(inputs: dict) -> dict:
     """Records left after each step, per language, and why the others went.
 
     Counts come from the stage outputs themselves (lines per language), not from the stages' own
-    statistics, so a stage that miscounts its drops shows up as a mismatch between the two.
+    statistics, so a stage that miscounts its drops shows up as a mismatch between the two. The last
+    step counts `sft`, the records stage 1 trains on: a step of its own when near-dedup or semantic
+    decontamination (rules/plus.smk) ran after the substring stage, else the decontaminated set itself.
     """
     langs = inputs.get("languages") or list(inputs.get("seeds", {}))
     if not langs or not all(exists(p) for p in inputs["seeds"].values()):
@@ -106,9 +109,18 @@ def funnel(inputs: dict) -> dict:
         if exists(stats):
             for reason, n in (read_json(stats).get("dropped") or {}).items():
                 reasons["parsed"][reason] += n
-    for step, key in (("deduplicated", "clean"), ("decontaminated", "kept")):
-        if exists(inputs.get(key)):
-            counts = per_lang(inputs[key])
+        executed = inputs.get("executed", {}).get(lang)
+        if exists(executed):
+            row["execution-checked"] = count_lines(executed)
+        execution = inputs.get("execution", {}).get(lang)
+        if exists(execution):
+            reasons["execution-checked"]["failed the execution check"] += read_json(execution)["removed"]
+    steps = [("deduplicated", inputs.get("clean")), ("decontaminated", inputs.get("kept"))]
+    if inputs.get("sft") != inputs.get("kept"):
+        steps.append(("for SFT", inputs.get("sft")))
+    for step, path in steps:
+        if exists(path):
+            counts = per_lang(path)
             for lang in langs:
                 rows[lang][step] = counts.get(lang, 0)
     if exists(inputs.get("clean_stats")):
@@ -117,6 +129,11 @@ def funnel(inputs: dict) -> dict:
     if exists(inputs.get("removed")):
         for r in iter_jsonl(inputs["removed"]):
             reasons["decontaminated"][f"matches {r.get('benchmark', 'unknown')}"] += 1
+    if exists(inputs.get("near_dedup")):
+        reasons["for SFT"]["near duplicate (MinHash)"] += read_json(inputs["near_dedup"])["removed"]
+    if exists(inputs.get("semantic")):
+        for benchmark, n in read_json(inputs["semantic"])["removed_per_benchmark"].items():
+            reasons["for SFT"][f"similar to {benchmark} (embedding)"] += n
     total = {"lang": "total"}
     for step in FUNNEL_STEPS:
         if all(step in row for row in rows.values()):
@@ -124,7 +141,7 @@ def funnel(inputs: dict) -> dict:
     return {
         "steps": [s for s in FUNNEL_STEPS if s in total],
         "rows": list(rows.values()) + [total],
-        "reasons": {step: dict(reasons[step].most_common()) for step in FUNNEL_STEPS if reasons[step]},
+        "reasons": {step: dict((+reasons[step]).most_common()) for step in FUNNEL_STEPS if +reasons[step]},  # + drops zeros
     }
 
 
@@ -165,6 +182,19 @@ def decontamination(inputs: dict, examples_per_benchmark: int = 3) -> dict:
     return {"sets": sets} if sets else absent("decontamination summary")
 
 
+def beyond_the_paper(inputs: dict) -> dict:
+    """The optional stages' summaries (rules/plus.smk): what near-dedup and embedding / n-gram
+    decontamination found that exact dedup and substring matching kept, and execution pass rates."""
+    near = read_json(inputs["near_dedup"]) if exists(inputs.get("near_dedup")) else None
+    semantic = read_json(inputs["semantic"]) if exists(inputs.get("semantic")) else None
+    execution = [{"lang": lang, **read_json(p)} for lang, p in inputs.get("execution", {}).items() if exists(p)]
+    if not (near or semantic or execution):
+        return {"absent": "The stages beyond the paper (near-dedup, semantic decontamination, execution check) "
+                          "were not run: configs/magicoder-plus.yaml turns them on."}
+    outcomes = sorted({o for row in execution for o in row["outcomes"]})
+    return {"near_dedup": near, "semantic": semantic, "execution": execution, "outcomes": outcomes}
+
+
 def quantiles(values: list[int]) -> dict:
     if not values:
         return {"n": 0}
@@ -174,10 +204,10 @@ def quantiles(values: list[int]) -> dict:
 
 def lengths(inputs: dict) -> dict:
     """Characters per problem and per solution in the final OSS-Instruct set (overall and per language)."""
-    if not exists(inputs.get("kept")):
-        return absent("decontaminated OSS-Instruct set")
+    if not exists(inputs.get("sft")):
+        return absent("final OSS-Instruct set")
     values = {"problem": defaultdict(list), "solution": defaultdict(list)}
-    for r in iter_jsonl(inputs["kept"]):
+    for r in iter_jsonl(inputs["sft"]):
         for field in values:
             values[field][r.get("lang", "unknown")].append(len(r.get(field, "")))
     order = inputs.get("languages") or []
@@ -454,6 +484,7 @@ def build(inputs: dict, benchmark_globs: dict, config_json: str | None, provenan
     return {
         "funnel": funnel(inputs),
         "decontamination": decontamination(inputs),
+        "plus": beyond_the_paper(inputs),
         "lengths": lengths(inputs),
         "teacher": teacher(inputs),
         "training": training(inputs),
