@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Run one workflow step's shell command in a Docker image: the shell Snakemake uses for a rule when
 # `runtime.docker: true` (rules/runtime.smk writes a per-rule shim that calls this script).
-#   docker-step.sh --env-name ENV --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] -- -c COMMAND
+#   docker-step.sh --env-name ENV --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] [--nested-sandbox] -- -c COMMAND
 # The working directory is bound at the same path (relative and absolute paths stay valid), as is the
 # workflow's directory and symlinked inputs when they lie outside it (read-only). The step
 # runs as the calling user, so its outputs belong to that user, with no network unless the rule is in
-# runtime.network_rules.
+# runtime.network_rules. --nested-sandbox is for steps that run generated code in bubblewrap (sandbox.py):
+# bwrap creates user, pid and network namespaces and mounts its own /proc, which Docker's default
+# seccomp filter, AppArmor profile and masked /proc paths forbid. Those three are lifted for such a step
+# (no capability is added and it still runs as the calling user with its network setting); the generated
+# code is confined by bwrap inside the container exactly as on a host.
 set -euo pipefail
-env_name=? image= network=none workflow_dir= gpus=
+env_name=? image= network=none workflow_dir= gpus= nested_sandbox=false
 while (($#)); do
     case $1 in
         --env-name) env_name=$2; shift 2 ;;
@@ -15,6 +19,7 @@ while (($#)); do
         --network) network=$2; shift 2 ;;
         --workflow-dir) workflow_dir=$2; shift 2 ;;
         --gpus) gpus=$2; shift 2 ;;
+        --nested-sandbox) nested_sandbox=true; shift ;;
         --) shift; break ;;
         *) echo "docker-step.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -46,6 +51,8 @@ for path in "${outside[@]}"; do
     [[ -e $path && $path != "$here" && $path != "$here"/* ]] && run+=(--volume "$path:$path:ro")
 done
 [[ -n $gpus ]] && run+=(--gpus "$gpus" --ipc host)
+$nested_sandbox && run+=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
+                         --security-opt systempaths=unconfined)
 # Settings a step reads from its environment (never the whole host environment).
 while IFS= read -r name; do
     run+=(--env "$name")

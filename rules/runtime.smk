@@ -17,6 +17,9 @@ ENV_OF_RULE_FILE = {
     "report.smk": "eval",
     "plus.smk": "eval",  # execution filter (bwrap sandbox), near-dedup, embedding decontamination (torch)
 }
+# Rules that run generated code in the bubblewrap sandbox (sandbox.py): in Docker they need room for bwrap's
+# namespaces (containers/docker-step.sh --nested-sandbox).
+BWRAP_RULES = {"eval_score", "execution_filter"}
 PINNED_IMAGE = re.compile(r"(^|@)sha256:[0-9a-f]{64}$")
 DOCKER_STEP = Path(workflow.basedir) / "containers" / "docker-step.sh"
 
@@ -61,6 +64,8 @@ def docker_shell(step, env, image):
     args = ["--env-name", env, "--image", image or "", "--network", network, "--workflow-dir", workflow.basedir]
     if gpus:
         args += ["--gpus", str(runtime.get("docker_gpus", "all"))]
+    if step.name in BWRAP_RULES and config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap":
+        args += ["--nested-sandbox"]
     text = f"#!/bin/sh\nexec {shlex.quote(str(DOCKER_STEP))} {shlex.join(args)} -- \"$@\"\n"
     if not shim.exists() or shim.read_text() != text:
         shim.write_text(text)

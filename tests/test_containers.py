@@ -1,6 +1,9 @@
-"""The data stages run in their image (real dockerd, an image built here from the pinned lock file on a
-debootstrap base) give the same bytes as outside it; a missing or unpinned image is a clear error."""
+"""The data stages and evaluation scoring run in their images (real dockerd, images built here from the
+pinned lock files on a debootstrap base) give the same results as outside them; a missing or unpinned
+image is a clear error."""
+import gzip
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -8,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_snakemake
+from eval_helpers import HUMANEVAL
 
 DATA_TARGETS = ["results/sft/stage1.jsonl", "results/sft/stage2.jsonl"]
 NOT_COMPARED = ("logs", "benchmarks", "provenance")  # timings and run records, not stage outputs
@@ -25,6 +29,13 @@ def data_image():
     return sh(str(REPO / "containers/build.sh"), "data", env={**os.environ, "BASE": base}, timeout=900)
 
 
+@pytest.fixture(scope="session")
+def eval_image(data_image):
+    """The evaluation image, scoring-only (no torch on the Debian base), after the data image built the base."""
+    base = sh(str(REPO / "containers/build-base.sh"))
+    return sh(str(REPO / "containers/build.sh"), "eval", env={**os.environ, "BASE": base}, timeout=1200)
+
+
 def output_digests(workdir: Path) -> dict:
     results = workdir / "results"
     return {
@@ -34,9 +45,9 @@ def output_digests(workdir: Path) -> dict:
     }
 
 
-def docker_config(workdir: Path, image: str) -> str:
+def docker_config(workdir: Path, **images: str) -> str:
     path = workdir / "docker.yaml"
-    path.write_text(f'runtime:\n  docker: true\n  images: {{data: "{image}"}}\n')
+    path.write_text(f"runtime:\n  docker: true\n  images: {json.dumps(images)}\n")
     return str(path)
 
 
@@ -46,7 +57,7 @@ def test_data_stages_in_image_match_outside(workdir, tmp_path, data_image):
     for entry in workdir.iterdir():
         (outside / entry.name).symlink_to(entry.resolve())
     run_snakemake(outside, *DATA_TARGETS)
-    run_snakemake(workdir, *DATA_TARGETS, "--configfile", docker_config(workdir, data_image))
+    run_snakemake(workdir, *DATA_TARGETS, "--configfile", docker_config(workdir, data=data_image))
     inside, reference = output_digests(workdir), output_digests(outside)
     assert "sft/stage1.jsonl" in reference and len(reference) > 10
     assert inside == reference
@@ -56,19 +67,65 @@ def test_steps_really_run_in_the_image(workdir, data_image):
     """An image without the packages fails the steps: they do not quietly run on the host."""
     base = sh(str(REPO / "containers/build-base.sh"))
     bare = sh("docker", "image", "inspect", "--format", "{{.Id}}", base)
-    proc = run_snakemake(workdir, "results/seeds/python.jsonl", "--configfile", docker_config(workdir, bare), check=False)
+    proc = run_snakemake(workdir, "results/seeds/python.jsonl", "--configfile", docker_config(workdir, data=bare), check=False)
     assert proc.returncode != 0
     assert not (workdir / "results/seeds/python.jsonl").exists()
 
 
 def test_missing_image_is_a_clear_error(workdir, data_image):
     missing = "sha256:" + "0" * 64
-    proc = run_snakemake(workdir, "results/seeds/python.jsonl", "--configfile", docker_config(workdir, missing), check=False)
+    proc = run_snakemake(workdir, "results/seeds/python.jsonl", "--configfile", docker_config(workdir, data=missing), check=False)
     assert proc.returncode != 0
     assert f"image {missing} (runtime.images.data) is not on this Docker host" in proc.stdout + proc.stderr
 
 
 def test_unpinned_image_is_refused(workdir):
-    proc = run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, "magicoder-repro/data:latest"), check=False)
+    proc = run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, data="magicoder-repro/data:latest"), check=False)
     assert proc.returncode != 0
     assert "runtime.images.data = 'magicoder-repro/data:latest' is not pinned" in proc.stdout + proc.stderr
+
+
+# Scoring in the evaluation image: EvalPlus in the bubblewrap sandbox, on samples given to the rule.
+EVAL_TARGET = "results/eval/given/humaneval.json"
+# Not compared: timings, and torch's version (the scoring-only image has none; the host venv has it).
+EVAL_NOT_COMPARED = {"harness": ("groundtruth_seconds", "evaluate_seconds"),
+                     "settings": ("groundtruth_seconds", "evaluate_seconds"), "versions": ("torch",)}
+
+
+def write_samples(workdir: Path, rows: list[dict]):
+    """Every other task right (canonical solution), the rest wrong (an empty body)."""
+    path = workdir / "results/eval/given/humaneval.samples.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": r["prompt"] + (
+        r["canonical_solution"] if i % 2 == 0 else "    pass\n")}) + "\n" for i, r in enumerate(rows)))
+
+
+def comparable(result: dict) -> dict:
+    for section, keys in EVAL_NOT_COMPARED.items():
+        for key in keys:
+            result[section].pop(key)
+    return result
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_eval_scoring_in_image_matches_outside(workdir, tmp_path, eval_image):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for entry in workdir.iterdir():
+        (outside / entry.name).symlink_to(entry.resolve())
+    rows = [json.loads(line) for line in gzip.open(REPO / HUMANEVAL, "rt")][:4]
+    for wd in (workdir, outside):
+        write_samples(wd, rows)
+    # A model with no checkpoint here: the samples are given, only eval_score may run.
+    overlay = tmp_path / "eval.yaml"
+    overlay.write_text('evaluation:\n  models: {given: {path: no-checkpoint}}\n  benchmarks: {humaneval: {limit: 4}}\n')
+    args = [EVAL_TARGET, "--allowed-rules", "eval_score", "--configfile", str(overlay)]
+    run_snakemake(outside, *args)
+    run_snakemake(workdir, *args, docker_config(workdir, eval=eval_image))
+    inside, reference = (json.loads((wd / EVAL_TARGET).read_text()) for wd in (workdir, outside))
+    assert reference["self_check"]["ok"] and reference["sandbox"] == "bwrap"
+    assert {t: v["plus"] for t, v in reference["per_task"].items()} == {r["task_id"]: [i % 2 == 0] for i, r in enumerate(rows)}
+    assert reference["pass@1"] == {"base": 0.5, "plus": 0.5}
+    assert inside["versions"]["torch"] is None and reference["versions"]["torch"]  # really scored in the image
+    assert comparable(inside) == comparable(reference)

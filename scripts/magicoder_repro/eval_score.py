@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +263,14 @@ def score(bench: dict, samples_path, box: dict) -> dict:
     return result
 
 
+def installed_version(package: str) -> str | None:
+    """None where the package is absent (torch in the scoring-only evaluation image)."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")
@@ -277,7 +285,7 @@ def main(argv=None):
     except eval_benchmarks.UnknownBenchmark as e:
         sys.exit(f"error: {e}")
     result["model"] = json.loads(args.model)
-    result["versions"] = {k: version(k) for k in ("evalplus", "transformers", "torch", "datasets")}
+    result["versions"] = {k: installed_version(k) for k in ("evalplus", "transformers", "torch", "datasets")}
     if result.get("self_check") and not result["self_check"]["ok"]:
         print(json.dumps(result["self_check"], indent=2), file=sys.stderr)
         sys.exit("error: harness self-check failed (canonical solutions must pass, broken ones fail); no score written")
