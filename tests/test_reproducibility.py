@@ -18,6 +18,34 @@ def jobs_to_run(workdir: Path, *args: str) -> set:
     return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"job"}
 
 
+def planned_jobs(workdir: Path, *args: str) -> list:
+    """(rule, outputs, reason) of each job a dry run of the default target would run."""
+    jobs = []
+    for block in run_snakemake(workdir, "-n", *args).stdout.split("\n\n"):
+        head = re.search(r"^(?:local)?rule (\w+):$", block, re.M)
+        if head:
+            fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
+            jobs.append((head[1], fields["output"].split(", ") if "output" in fields else [], fields["reason"]))
+    return jobs
+
+
+def mark_rest_current(workdir: Path) -> None:
+    """After a real run of the data stages, everything after them (training, evaluation, the report,
+    ~10 min on CPU) is marked current with `snakemake --touch`: empty placeholders for the outputs, then a forced
+    touch records each job's params as if it had run. Dry runs then judge a change by those params."""
+    rest = planned_jobs(workdir)
+    for rule, outputs, _ in rest:
+        for output in outputs:
+            path = workdir / output
+            if output.startswith(("results/models/", "results/checkpoints/")):  # directory() outputs
+                path.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+    run_snakemake(workdir, "--touch", "--forcerun", *{rule for rule, _, _ in rest})  # present now: force them
+    assert planned_jobs(workdir) == []
+
+
 def overlay(workdir: Path, name: str, text: str) -> list:
     path = workdir / f"{name}.yaml"
     path.write_text(text)
@@ -67,3 +95,24 @@ def test_data_stages_are_byte_identical_across_runs(workdir, tmp_path):
             (again / entry.name).symlink_to(entry.resolve() if entry.is_symlink() else entry)
     run_snakemake(again, *DATA_TARGETS)
     assert len(first) > 10 and digests(again) == first
+
+
+def test_evaluation_changes_rerun_only_that_benchmark(workdir):
+    run_snakemake(workdir, *DATA_TARGETS)
+    mark_rest_current(workdir)
+
+    # A generation setting of one benchmark: its samples and scores for every model, then the report.
+    tokens = planned_jobs(workdir, *overlay(workdir, "tokens", "evaluation: {benchmarks: {humaneval: {max_new_tokens: 256}}}\n"))
+    assert {rule for rule, _, _ in tokens} == {"eval_generate", "eval_score", "report", "all"}
+    evals = [(rule, outputs, reason) for rule, outputs, reason in tokens if rule.startswith("eval_")]
+    assert len(evals) == 6 and all(out.endswith(("/humaneval.samples.jsonl", "/humaneval.json")) for _, outs, _ in evals for out in outs)
+    assert all(reason.startswith("Params have changed") for rule, _, reason in evals if rule == "eval_generate")
+
+    # A scoring-only setting rescores the samples it has, never regenerates them.
+    scoring = planned_jobs(workdir, *overlay(workdir, "scoring", "evaluation: {benchmarks: {mbpp: {min_time_limit: 8.0}}}\n"))
+    assert {rule for rule, _, _ in scoring} == {"eval_score", "report", "all"}
+    assert sorted(outs[0] for rule, outs, _ in scoring if rule == "eval_score") == [
+        f"results/eval/{model}/mbpp.json" for model in ("base", "stage1", "stage2")]
+
+    (workdir / "README.md").write_text("edited\n")
+    assert planned_jobs(workdir) == []
