@@ -170,3 +170,57 @@ def eval_model_input(wildcards):
     if spec.get("backend") == "openai" or path is None:
         return []
     return [path] if path in (TINY_BASE_MODEL, checkpoint_dir("stage1"), checkpoint_dir("stage2")) or Path(path).exists() else []
+
+
+# Generation (rules/generate.smk)
+# Only how requests are sent, never what is asked: editing these reruns nothing.
+TEACHER_RUNTIME_KEYS = ("concurrency", "max_retries", "timeout_s", "api_key_env", "replay_file", "prompt_template")
+
+
+def teacher_settings():
+    return {k: v for k, v in config["teacher"].items() if k not in TEACHER_RUNTIME_KEYS}
+
+
+def teacher_inputs():
+    teacher = config["teacher"]
+    inputs = {"template": teacher["prompt_template"]}
+    if teacher["backend"] == "replay":
+        inputs["replay"] = teacher["replay_file"]
+    return inputs
+
+
+def teacher_key_envvars():
+    """The API key variable is handed to jobs (e.g. on SLURM) when set. When it is unset, `snakemake -n`
+    still shows the DAG, and the generate job stops with a clear error before sending anything."""
+    teacher = config["teacher"]
+    key_env = teacher.get("api_key_env", "OPENAI_API_KEY")
+    return [key_env] if teacher["backend"] == "openai" and key_env in os.environ else []
+
+
+def teacher_runtime_args():
+    """How requests are sent, outside params (a change reruns nothing); the replay file is an input."""
+    teacher = config["teacher"]
+    args = {"--cache": f"{CACHE}/teacher", "--api-key-env": teacher.get("api_key_env", "OPENAI_API_KEY"),
+            "--concurrency": teacher.get("concurrency", 64), "--max-retries": teacher.get("max_retries", 8),
+            "--timeout-s": teacher.get("timeout_s", 300)}
+    if teacher["backend"] == "replay":
+        args["--replay-file"] = teacher["replay_file"]
+    return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in args.items())
+
+
+TEACHER_RUNTIME_ARGS = teacher_runtime_args()
+
+
+# Report (rules/report.smk)
+def report_plus_sources():
+    """The records stage 1 trains on, and the summaries of the optional stages this config runs
+    (rules/plus.smk): through common.smk's switches, so the report follows the config."""
+    found = {"sft": oss_records_for_sft()}
+    if plus_enabled("execution_filter"):
+        found["executed"] = {lang: oss_records_for_clean(lang) for lang in languages()}
+        found["execution"] = {lang: report_inputs.for_language(rules.execution_filter.output.summary, lang) for lang in languages()}
+    if plus_enabled("near_dedup"):
+        found["near_dedup"] = str(rules.near_dedup.output.summary)
+    if plus_enabled("semantic_decontamination"):
+        found["semantic"] = str(rules.semantic_decontaminate.output.summary)
+    return found

@@ -13,20 +13,6 @@ REPORT_DIR = f"{RESULTS}/report"
 REPORT_OTHER_TARGETS = lambda: [t for t in all_targets() if not t.startswith(f"{REPORT_DIR}/")]  # noqa: E731
 
 
-def report_plus_sources():
-    """The records stage 1 trains on, and the summaries of the optional stages this config runs
-    (rules/plus.smk): through common.smk's switches, so the report follows the config."""
-    found = {"sft": oss_records_for_sft()}
-    if plus_enabled("execution_filter"):
-        found["executed"] = {lang: oss_records_for_clean(lang) for lang in languages()}
-        found["execution"] = {lang: report_inputs.for_language(rules.execution_filter.output.summary, lang) for lang in languages()}
-    if plus_enabled("near_dedup"):
-        found["near_dedup"] = str(rules.near_dedup.output.summary)
-    if plus_enabled("semantic_decontamination"):
-        found["semantic"] = str(rules.semantic_decontaminate.output.summary)
-    return found
-
-
 REPORT_SOURCES = lambda: report_inputs.sources(rules, languages(), REPORT_OTHER_TARGETS(), checkpoint_dir) | report_plus_sources()  # noqa: E731
 
 
