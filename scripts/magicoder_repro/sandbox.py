@@ -61,10 +61,15 @@ def _docker(argv, workdir: Path, ro_binds, env, cfg) -> list[str]:
            "--user", "65534:65534", "--memory", f"{cfg['memory_mb']}m", "--pids-limit", str(cfg["pids"]),
            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
            "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    # Bind mounts keep host permissions: let uid 65534 write the job's own directory and read the rest.
+    workdir.chmod(0o777)
     for path in ro_binds:
+        path.chmod(path.stat().st_mode | 0o005)
         cmd += ["-v", f"{path}:{path}:ro"]
     for key, value in {"HOME": "/tmp", **env}.items():
         cmd += ["-e", f"{key}={value}"]
+    if argv and argv[0] == sys.executable:  # the host's interpreter is not in the image: use the image's
+        argv = ["python", *argv[1:]]
     return cmd + [cfg["image"], *argv]
 
 
