@@ -1,4 +1,5 @@
 """Shared test fixtures: a private copy of the workflow to run Snakemake in, and a runner for it."""
+import hashlib
 import os
 import socket
 import subprocess
@@ -58,3 +59,13 @@ def listener():
     stop.set()
     thread.join()
     server.close()
+
+
+def result_digests(workdir: Path) -> dict:
+    """sha256 of every file a run wrote under results/, less logs, timings and provenance (which vary)."""
+    results = workdir / "results"
+    return {
+        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(results.rglob("*"))
+        if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks", "provenance")
+    }

@@ -6,15 +6,13 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, run_snakemake
-from eval_helpers import HUMANEVAL, evalplus_cache, humaneval  # noqa: F401
-from magicoder_repro import eval_score
-from test_sandbox import attack, spawned
+from eval_helpers import HUMANEVAL, evalplus_cache  # noqa: F401
+from test_sandbox import score_escape_attempts
 
 DATA_TARGETS = ["results/sft/stage1.jsonl", "results/sft/stage2.jsonl"]
 NOT_COMPARED = ("logs", "benchmarks", "provenance")  # timings and run records, not stage outputs
@@ -139,16 +137,6 @@ def test_eval_scoring_in_image_matches_outside(workdir, tmp_path, eval_image):
 def test_docker_sandbox_blocks_escape_attempts(tmp_path, listener, evalplus_cache, eval_image):
     """The container runtime with the real evaluation image: the escape attempts of test_sandbox.py
     (inside solutions that still pass) are all blocked, and the score is unchanged."""
-    port, hits = listener
-    marker = tmp_path / "outside" / "escaped.txt"
-    marker.parent.mkdir()
-    rows = [json.loads(line) for line in gzip.open(REPO / HUMANEVAL, "rt")][:3]
-    samples = tmp_path / "s.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": attack(marker, port) + r["prompt"] + r["canonical_solution"]}) + "\n" for r in rows))
-    result = eval_score.score(humaneval(limit=3), samples, {"runtime": "docker", "image": eval_image})
-    time.sleep(0.5)
-    escaped = {"file": marker.exists(), "process": bool(spawned()), "network": bool(hits)}
-    for pid in spawned():
-        os.kill(pid, 9)
+    result, escaped = score_escape_attempts(tmp_path, listener, {"runtime": "docker", "image": eval_image})
     assert result["sandbox"] == "docker" and result["pass@1"] == {"base": 1.0, "plus": 1.0}
     assert escaped == {"file": False, "process": False, "network": False}

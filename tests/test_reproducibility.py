@@ -1,10 +1,9 @@
 """Incremental reruns and byte-identical reruns of the data stages, judged by Snakemake itself: after a
 real run, a dry run (-n) lists the jobs a change would rerun (its `Job stats` table)."""
-import hashlib
 import re
 from pathlib import Path
 
-from conftest import REPO, run_snakemake
+from conftest import result_digests, run_snakemake
 
 DATA_TARGETS = ["results/sft/stage1.jsonl", "results/sft/stage2.jsonl"]
 
@@ -52,15 +51,6 @@ def overlay(workdir: Path, name: str, text: str) -> list:
     return ["--configfile", str(path)]
 
 
-def digests(workdir: Path) -> dict:
-    results = workdir / "results"
-    return {
-        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(results.rglob("*"))
-        if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks", "provenance")
-    }
-
-
 def test_changes_rerun_exactly_what_depends_on_them(workdir):
     run_snakemake(workdir, *DATA_TARGETS)
     assert jobs_to_run(workdir) == set()
@@ -87,14 +77,14 @@ def test_changes_rerun_exactly_what_depends_on_them(workdir):
 def test_data_stages_are_byte_identical_across_runs(workdir, tmp_path):
     """Same config, same response cache: the same bytes (the second run in a fresh results/)."""
     run_snakemake(workdir, *DATA_TARGETS)
-    first = digests(workdir)
+    first = result_digests(workdir)
     again = tmp_path / "again"
     again.mkdir()
     for entry in workdir.iterdir():
         if entry.name not in ("results", ".snakemake"):
             (again / entry.name).symlink_to(entry.resolve() if entry.is_symlink() else entry)
     run_snakemake(again, *DATA_TARGETS)
-    assert len(first) > 10 and digests(again) == first
+    assert len(first) > 10 and result_digests(again) == first
 
 
 def test_evaluation_changes_rerun_only_that_benchmark(workdir):

@@ -51,19 +51,25 @@ def spawned():
     return pids
 
 
-@pytest.mark.parametrize("runtime", ["bwrap", "none"])
-def test_escape_attempts_in_passing_solutions(runtime, tmp_path, listener, evalplus_cache):
+def score_escape_attempts(tmp_path, listener, sandbox_cfg):
+    """Score 3 HumanEval tasks whose passing solutions also try to escape; return the result and what escaped."""
     port, hits = listener
     marker = tmp_path / "outside" / "escaped.txt"
     marker.parent.mkdir()
     rows = [json.loads(line) for line in gzip.open(REPO / HUMANEVAL, "rt")][:3]
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": attack(marker, port) + r["prompt"] + r["canonical_solution"]}) + "\n" for r in rows))
-    result = eval_score.score(humaneval(limit=3), samples, {"runtime": runtime})
+    result = eval_score.score(humaneval(limit=3), samples, sandbox_cfg)
     time.sleep(0.5)
     escaped = {"file": marker.exists(), "process": bool(spawned()), "network": bool(hits)}
     for pid in spawned():
         os.kill(pid, 9)
+    return result, escaped
+
+
+@pytest.mark.parametrize("runtime", ["bwrap", "none"])
+def test_escape_attempts_in_passing_solutions(runtime, tmp_path, listener, evalplus_cache):
+    result, escaped = score_escape_attempts(tmp_path, listener, {"runtime": runtime})
     assert result["pass@1"] == {"base": 1.0, "plus": 1.0}  # the attacks do not change the score
     if runtime == "bwrap":
         assert escaped == {"file": False, "process": False, "network": False}

@@ -1,14 +1,12 @@
 """The workflow on a real one-node SLURM cluster (munged, slurmctld, slurmd started by the set-up script,
 two fake GPUs as GRES) through profiles/slurm: the data half's outputs equal a local run's, GPU requests
 reach SLURM as GRES, and a bad partition fails at once with SLURM's reason."""
-import hashlib
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, result_digests, run_snakemake
 
 DATA_TARGETS = ["results/sft/stage1.jsonl", "results/sft/stage2.jsonl"]
 SLURM = ["--workflow-profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "1"]
@@ -25,15 +23,6 @@ def slurm_snakemake(workdir, *args, check=True, env=None):
     return run_snakemake(workdir, *SLURM, *args, check=check, env=env, timeout=HARD_LIMIT_S)
 
 
-def digests(workdir: Path) -> dict:
-    results = workdir / "results"
-    return {
-        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(results.rglob("*"))
-        if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks", "provenance")
-    }
-
-
 def test_data_half_on_slurm_equals_local(workdir, tmp_path):
     local = tmp_path / "local"
     local.mkdir()
@@ -42,7 +31,7 @@ def test_data_half_on_slurm_equals_local(workdir, tmp_path):
     run_snakemake(local, *DATA_TARGETS)
     proc = slurm_snakemake(workdir, *DATA_TARGETS)
     assert "SLURM jobid" in proc.stdout + proc.stderr  # the steps were cluster jobs
-    on_cluster, reference = digests(workdir), digests(local)
+    on_cluster, reference = result_digests(workdir), result_digests(local)
     assert "sft/stage2.jsonl" in reference
     assert on_cluster == reference
 
