@@ -9,7 +9,7 @@ rule tiny_base_model:
     params:
         model=as_json(config["train"]["tiny_model"]["params"]),
     log:
-        "logs/train/tiny_base_model.log",
+        f"{RESULTS}/logs/train/tiny_base_model.log",
     shell:
         "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
 
@@ -33,7 +33,7 @@ for _stage in ("stage1", "stage2"):
             scratch=f"{checkpoint_dir(_stage)}.scratch",
             launch=f"{config['train']['gpus']} {config['train']['nodes']} {config['train']['distributed']}",
         log:
-            f"logs/train/{_stage}.log",
+            f"{RESULTS}/logs/train/{_stage}.log",
         benchmark:
             f"{RESULTS}/benchmarks/train_{_stage}.tsv"
         threads: 2
@@ -41,7 +41,7 @@ for _stage in ("stage1", "stage2"):
             gpus=config["train"]["gpus"],
             nodes=config["train"]["nodes"],
             tasks_per_node=1,
-            mem_mb=24000 if config["train"]["gpus"] == 0 else 200000,
+            mem_mb=8000 if config["train"]["gpus"] == 0 else 200000,
             runtime=30 if config["train"]["gpus"] == 0 else 24 * 60,
         shell:
             "bash scripts/launch_train.sh {params.launch}"

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Start a one-node SLURM cluster on this machine (munged, slurmctld, slurmd) for tests/test_slurm.py,
-# unless one already answers. No systemd: daemons run in the background, PIDs in /run/*.pid.
+# unless one with this configuration already answers. No systemd: daemons run in the background.
 # The node advertises two fake GPUs (copies of /dev/null as device files), so GPU requests
 # (--gres=gpu:N) are accepted and scheduled as on a real cluster. Partition: `debug` (the default).
 set -euo pipefail
-sinfo -h >/dev/null 2>&1 && scontrol ping 2>/dev/null | grep -q UP && exit 0
 for cmd in munged slurmctld slurmd; do
     command -v $cmd >/dev/null || { echo "$cmd not installed: run tests/setup/system-deps.sh" >&2; exit 1; }
 done
@@ -21,9 +20,9 @@ pgrep -u munge -x munged >/dev/null || runuser -u munge -- munged --pid-file /ru
 # Fake GPUs and the cluster configuration (CPUs and memory as slurmd sees them, less a margin).
 mkdir -p /dev/fake-gpu /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /etc/slurm
 for i in 0 1; do [[ -e /dev/fake-gpu/$i ]] || mknod -m 666 /dev/fake-gpu/$i c 1 3; done
-cpus=$(nproc)
+cpus=$(slurmd -C | sed -n "s/.*CPUs=\([0-9]*\).*/\1/p")  # not nproc: it follows OMP_NUM_THREADS
 mem=$(( $(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p') - 1024 ))
-cat >/etc/slurm/slurm.conf <<CONF
+conf=$(cat <<CONF
 ClusterName=magicoder-test
 SlurmctldHost=$host
 SlurmUser=root
@@ -46,9 +45,19 @@ GresTypes=gpu
 NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+)
+clear=()
+if [[ "$conf" != "$(cat /etc/slurm/slurm.conf 2>/dev/null)" ]]; then
+    # A cluster started with another configuration (e.g. another machine size) is restarted with this
+    # one, its saved jobs cleared (-c).
+    clear=(-c)
+    pkill -x slurmd || true; pkill -x slurmctld || true
+    while pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null; do sleep 0.5; done
+    printf '%s\n' "$conf" >/etc/slurm/slurm.conf
+fi
 printf 'AutoDetect=off\nName=gpu File=/dev/fake-gpu/0\nName=gpu File=/dev/fake-gpu/1\n' >/etc/slurm/gres.conf
 
-pgrep -x slurmctld >/dev/null || slurmctld
+pgrep -x slurmctld >/dev/null || slurmctld "${clear[@]}"
 pgrep -x slurmd >/dev/null || slurmd
 for _ in $(seq 30); do
     sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)' && exit 0
