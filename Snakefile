@@ -35,7 +35,8 @@ include: "rules/plus.smk"
 include: "rules/runtime.smk"
 
 
-# Provenance of every output this run wrote (magicoder_repro.provenance), in results/provenance/.
+# Provenance of every output this run wrote (magicoder_repro.provenance), in results/provenance/,
+# and in the report if this run made it.
 # Not after --touch: a touched output was not made by its rule from those inputs.
 onsuccess:
     if not workflow.touch:
@@ -50,3 +51,9 @@ onsuccess:
             Path(workflow.basedir),
             RESULTS,
         )
+        # The report was rendered before these records existed: give it this run's.
+        for job in workflow.dag.finished_jobs:
+            if job.rule.name == "report":
+                from magicoder_repro import report as report_page
+
+                report_page.refresh_provenance(job.output.html, job.output.summary, REPORT_DIR, job.params.provenance)

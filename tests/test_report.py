@@ -251,6 +251,22 @@ def test_sections_without_inputs_say_so(tmp_path):
         assert f"No {missing} in this run." in page
 
 
+def test_provenance_refresh_shows_the_records_written_after_the_page(tmp_path):
+    """The report job runs before the run's onsuccess handler writes its records; the handler's refresh
+    puts them on the page and in the summary, keeping the config the page was made from."""
+    page = make_report(tmp_path, build_results(tmp_path, with_training=False, with_eval=False))
+    assert "this-run.json" not in page.read_text()
+    write_json(tmp_path / "results/provenance/sft/this-run.json", {"rule": "sft_stage1", "params_sha256": "c" * 64})
+    out = tmp_path / "results/report"
+    report.refresh_provenance(page, out / "summary.json", out, str(tmp_path / "results/provenance/**/*.json"))
+    text = page.read_text()
+    assert "this-run.json" in text and "c" * 64 in text and "seeds/python.json" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert [Path(r["path"]).name for r in summary["provenance"]["records"]] == ["python.json", "this-run.json"]
+    assert summary["provenance"]["images"] == {"data": "sha256:" + "a" * 64}
+    assert summary["funnel"]["rows"][-1]["decontaminated"] == 4  # the rest of the report is unchanged
+
+
 def test_funnel_ends_with_the_records_stage_1_trains_on(tmp_path):
     """With the stages beyond the paper, the execution check and the SFT set get a step each."""
     inputs = build_results(tmp_path, plus=True)

@@ -53,9 +53,9 @@ def code_version(workflow_dir: Path) -> dict:
     return {"code_sha256": digest.hexdigest()}
 
 
-def package_versions() -> dict:
+def package_versions(packages=PACKAGES) -> dict:
     versions = {}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -14,11 +14,9 @@ import json
 import platform
 import re
 import statistics
-import subprocess
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import jinja2
@@ -30,12 +28,13 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from magicoder_repro.jsonl import atomic_path, iter_jsonl, write_json  # noqa: E402
+from magicoder_repro.provenance import PACKAGES as provenance_packages, code_version, package_versions  # noqa: E402
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 # "execution-checked" and "for SFT" only when the stages beyond the paper run (rules/plus.smk).
 FUNNEL_STEPS = ("seeds", "responses", "parsed", "execution-checked", "deduplicated", "decontaminated", "for SFT")
 PLOTS = ("funnel", "lengths", "training", "runtimes")
-PACKAGES = ("snakemake", "torch", "transformers", "accelerate", "datasets", "openai", "evalplus", "matplotlib")
+PACKAGES = (*provenance_packages, "matplotlib")
 
 # magicoder.md §6: the EvalPlus leaderboard of 2023-12-05 (pass@1, %), and the paper's MultiPL-E and
 # DS-1000 numbers. Keys are the report's column names (`column_name`).
@@ -334,39 +333,35 @@ def evaluation(inputs: dict) -> dict:
 
 
 # ------------------------------------------------------------------------ provenance and run times
-def workflow_commit() -> str | None:
-    """The git commit of the workflow code (with `+changes` when the work tree differs), if git can tell."""
-    repo = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if head.returncode != 0:
-        return None
-    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
-
-
 def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
-    """What identifies this run: config hash, image references, code commit, stage records, versions."""
+    """What identifies this run: config hash, image references, code version, stage records, versions."""
     records = [{"path": p, "record": read_json(p)} for p in sorted(glob.glob(provenance_glob, recursive=True))] \
         if provenance_glob else []
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
+    code = code_version(Path(__file__).resolve().parents[2])
+    commit = code.get("git_commit", "") + ("+changes" if code.get("dirty") else "") or f"code sha256 {code['code_sha256'][:16]}"
+    versions = {"python": platform.python_version(),
+                **{name: v or "not installed" for name, v in package_versions(PACKAGES).items()}}
     config = json.loads(config_json) if config_json else None
     return {
         "config_sha256": hashlib.sha256(config_json.encode()).hexdigest() if config_json else None,
         "images": ((config or {}).get("runtime") or {}).get("images") or {},
-        "commit": workflow_commit(),
+        "commit": commit,
         "config": json.dumps(config, indent=2, ensure_ascii=False) if config is not None else None,
         "records": records,
         "versions": versions,
     }
+
+
+def refresh_provenance(html_path, summary_path, plot_dir, provenance_glob: str) -> None:
+    """Re-render the page with the stage records the run just wrote. The report job runs before the
+    run's `onsuccess:` handler writes them, so without this the page would show the previous run's."""
+    report = read_json(summary_path)
+    fresh = provenance(provenance_glob, None)
+    report["provenance"] = {**fresh, **{k: report["provenance"][k] for k in ("config_sha256", "images", "config")}}
+    page = render(report, {name: Path(plot_dir) / f"{name}.png" for name in PLOTS})
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    write_json(summary_path, report)
 
 
 def job_label(pattern: str, path: str) -> str:
