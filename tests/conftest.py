@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # What a workflow run needs from the repository; linked, so the tests run the code as it is.
@@ -69,3 +70,12 @@ def result_digests(workdir: Path) -> dict:
         for p in sorted(results.rglob("*"))
         if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks", "provenance")
     }
+
+
+def only_languages(workdir: Path, *langs: str) -> list[str]:
+    """Snakemake arguments for the default config with seeds drawn for `langs` only (every stage, fewer jobs)."""
+    sources = yaml.safe_load((REPO / "config.yaml").read_text())["seeds"]["sources"]
+    overlay = {"seeds": {"sources": {lang: {**src, "count": src["count"] if lang in langs else 0}
+                                     for lang, src in sources.items()}}}
+    (workdir / "languages.yaml").write_text(yaml.safe_dump(overlay))
+    return ["--configfile", "config.yaml", "languages.yaml", "--"]

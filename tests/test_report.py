@@ -27,7 +27,7 @@ from magicoder_repro.clean import clean
 from magicoder_repro.decontaminate import decontaminate, summarise
 from magicoder_repro.jsonl import read_jsonl, write_json, write_jsonl
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, only_languages, run_snakemake
 
 CHROMIUM = shutil.which("chromium")
 SECTIONS = ["funnel", "decontamination", "plus", "lengths", "teacher", "training", "evaluation", "provenance", "runtimes"]
@@ -458,11 +458,8 @@ def test_page_shows_what_the_stages_beyond_the_paper_found(tmp_path, browser):
 def test_report_job_reads_this_configs_stage_outputs(workdir):
     """The report's inputs follow the DAG: only the languages with seeds, both trained stages."""
     sources = yaml.safe_load((REPO / "config.yaml").read_text())["seeds"]["sources"]
-    overlay = {"seeds": {"sources": {lang: {**src, "count": src["count"] if lang in ("rust", "python") else 0}
-                                     for lang, src in sources.items()}}}
-    (workdir / "two_languages.yaml").write_text(yaml.safe_dump(overlay))
-    proc = run_snakemake(workdir, "-n", "-p", "--configfile", "config.yaml", "two_languages.yaml",
-                         "--", "results/report/index.html")
+    two_languages = only_languages(workdir, "rust", "python")
+    proc = run_snakemake(workdir, "-n", "-p", *two_languages, "results/report/index.html")
     command = re.search(r"python -m magicoder_repro\.report --inputs '([^']*)' --benchmarks '([^']*)'", proc.stdout)
     assert command, proc.stdout[-3000:]
     inputs, benchmarks = json.loads(command[1]), json.loads(command[2])
@@ -474,8 +471,8 @@ def test_report_job_reads_this_configs_stage_outputs(workdir):
     assert inputs["sft"] == inputs["kept"] and not {"executed", "execution", "near_dedup", "semantic"} & set(inputs)
 
     # The plus preset: the SFT records and the stages' summaries follow the config's switches.
-    proc = run_snakemake(workdir, "-n", "-p", "--configfile", "config.yaml", "two_languages.yaml",
-                         "configs/magicoder-plus.yaml", "--", "results/report/index.html")
+    proc = run_snakemake(workdir, "-n", "-p", *two_languages[:-1], "configs/magicoder-plus.yaml", "--",
+                         "results/report/index.html")
     inputs = json.loads(re.search(r"python -m magicoder_repro\.report --inputs '([^']*)'", proc.stdout)[1])
     assert inputs["sft"] == "results/data/plus/oss_instruct.semantic.jsonl"
     assert inputs["near_dedup"] == "results/data/plus/oss_instruct.near_dedup.json"
