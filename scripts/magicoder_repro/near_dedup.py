@@ -11,7 +11,6 @@ import argparse
 import json
 import re
 import sys
-import time
 import zlib
 from collections import Counter
 
@@ -63,7 +62,7 @@ def near_dedup(records: list[dict], columns: list[str], threshold: float, num_pe
     return kept, removed
 
 
-def summarise(settings, records, kept, removed, columns, seconds) -> dict:
+def summarise(settings, records, kept, removed, columns) -> dict:
     """Counts and examples for the report; every removal here is one exact dedup (clean.py) missed."""
     by_id = {record_id(r, i): r for i, r in enumerate(records)}
     examples = [
@@ -86,7 +85,6 @@ def summarise(settings, records, kept, removed, columns, seconds) -> dict:
         "removed_per_lang": dict(sorted(Counter(r.get("lang", "unknown") for r in removed).items())),
         "missed_by_exact_dedup": len(removed),
         "examples": examples,
-        "seconds": round(seconds, 3),
     }
 
 
@@ -97,11 +95,10 @@ def run(input_path, settings: dict, kept_path, removed_path, summary_path) -> di
         missing = [c for c in columns if not isinstance(record.get(c), str)]
         if missing:
             raise ValueError(f"{input_path}: record {i + 1} has no text field(s) {missing}")
-    start = time.perf_counter()
     kept, removed = near_dedup(
         records, columns, settings["threshold"], settings["num_perm"], settings["shingle_size"], settings.get("seed", 1)
     )
-    summary = summarise(settings, records, kept, removed, columns, time.perf_counter() - start)
+    summary = summarise(settings, records, kept, removed, columns)
     write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
 
