@@ -75,6 +75,22 @@ def oss_records_for_clean(lang):
     return f"{RESULTS}/generate/{lang}.records.jsonl"
 
 
+def execution_filter_inputs(wildcards):
+    """A language's parsed records, and the teacher's tests for them when the tests come from the
+    teacher (curation.execution_filter.tests) and the language is checked."""
+    settings = config["curation"].get("execution_filter", {})
+    inputs = {"records": f"{RESULTS}/generate/{wildcards.lang}.records.jsonl"}
+    if settings.get("tests", "solution") != "solution" and wildcards.lang in settings.get("languages", ["python"]):
+        inputs["tests"] = f"{PLUS_DATA}/execution/{wildcards.lang}.tests.jsonl"
+    return inputs
+
+
+def teacher_tests_inputs():
+    """The tests template (the teacher's own template is not asked) and, replaying, the replay file."""
+    template = config["curation"].get("execution_filter", {}).get("tests_prompt_template", "prompts/execution_tests.txt")
+    return {**teacher_inputs(), "template": template}
+
+
 def oss_records_after_near_dedup():
     if plus_enabled("near_dedup"):
         return f"{PLUS_DATA}/oss_instruct.near_dedup.jsonl"

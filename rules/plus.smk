@@ -1,5 +1,6 @@
 # Beyond the paper (configs/magicoder-plus.yaml turns these on): MinHash near-dedup and embedding
-# decontamination after the substring stage, execution-checked records before cleaning. Each stage's
+# decontamination after the substring stage, execution-checked records before cleaning (with tests the
+# teacher wrote, asked through generation's machinery: rule teacher_tests). Each stage's
 # output replaces its input downstream through the switches in common.smk (oss_records_for_sft,
 # oss_records_for_clean), so with every stage off the DAG is the paper's.
 
@@ -64,9 +65,30 @@ rule semantic_decontaminate:
         "--summary {output.summary:q} 2> {log:q}"
 
 
+rule teacher_tests:
+    input:
+        records=f"{RESULTS}/generate/{{lang}}.records.jsonl",
+        **teacher_tests_inputs(),
+    output:
+        responses=f"{PLUS_DATA}/execution/{{lang}}.tests.jsonl",
+        ledger=f"{PLUS_DATA}/execution/{{lang}}.tests.ledger.json",
+    params:
+        teacher=as_json(teacher_settings()),
+    log:
+        f"{RESULTS}/logs/plus/teacher_tests/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plus/teacher_tests/{{lang}}.tsv"
+    resources:
+        gpus=teacher_serve_gpus(),
+    shell:
+        "{TEACHER_SERVE}python -m magicoder_repro.teacher_tests --records {input.records:q} "
+        "--template {input.template:q} --teacher {params.teacher:q} {TEACHER_RUNTIME_ARGS} "
+        "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
+
+
 rule execution_filter:
     input:
-        f"{RESULTS}/generate/{{lang}}.records.jsonl",
+        unpack(execution_filter_inputs),
     output:
         kept=f"{PLUS_DATA}/execution/{{lang}}.records.jsonl",
         removed=f"{PLUS_DATA}/execution/{{lang}}.removed.jsonl",
@@ -74,12 +96,13 @@ rule execution_filter:
     params:
         settings=as_json(enabled_settings("execution_filter")),
         sandbox=as_json(config.get("evaluation", {}).get("sandbox", {})),
+        tests=lambda wildcards, input: f"--tests {shlex.quote(input.tests)}" if input.get("tests") else "",
     log:
         f"{RESULTS}/logs/plus/execution_filter/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/execution_filter/{{lang}}.tsv"
     threads: 2
     shell:
-        "python -m magicoder_repro.execution_filter --input {input:q} --settings {params.settings:q} "
-        "--sandbox {params.sandbox:q} --kept {output.kept:q} --removed {output.removed:q} "
+        "python -m magicoder_repro.execution_filter --input {input.records:q} --settings {params.settings:q} "
+        "--sandbox {params.sandbox:q} {params.tests} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"

@@ -1,5 +1,6 @@
 """The bundled demo pack: its corpus has the promised shape, and the replay file answers every request
-the default config sends (so `make run` never misses) and is exactly what its answers file rebuilds."""
+the default config sends (so `make run` never misses) and every test request of the plus preset, and is
+exactly what its answers files rebuild."""
 
 import pytest
 import yaml
@@ -7,9 +8,11 @@ from openai.types.chat import ChatCompletion
 
 from conftest import REPO
 from magicoder_repro.jsonl import read_jsonl
+from magicoder_repro.parse import parse_row
 from magicoder_repro.replay_pack import build_pack, parse_answers
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.seeds import make_seeds
+from magicoder_repro.teacher_tests import request_for_tests
 
 DEMO = REPO / "data" / "demo"
 LANGS = ["python", "typescript", "csharp", "rust", "swift", "php", "java", "cpp", "shell"]
@@ -50,7 +53,30 @@ def test_replay_file_answers_every_request_of_the_default_config(config):
             assert row["request"] == request
             ChatCompletion.model_validate(row["response"])  # the shape the openai client returns
             asked += 1
-    assert asked == len(recorded) == 64
+    assert asked == 64
+
+
+def test_replay_file_answers_every_test_request_of_the_plus_preset(config):
+    """configs/magicoder-plus.yaml asks the teacher for tests of every parsed record of its languages."""
+    preset = yaml.safe_load((REPO / "configs/magicoder-plus.yaml").read_text())["curation"]["execution_filter"]
+    assert preset["tests"] == "teacher"
+    teacher = config["teacher"]
+    recorded = {row["key"]: row for row in read_jsonl(teacher["replay_file"])}
+    generation = {row["request"]["messages"][1]["content"]: row["response"] for row in recorded.values()}
+    template = load_template(teacher["prompt_template"])
+    tests_template = load_template(config["curation"]["execution_filter"]["tests_prompt_template"])
+    settings = {k: v for k, v in config["seeds"].items() if k != "sources"}
+    asked = 0
+    for lang in preset["languages"]:
+        for seed in make_seeds(lang, {**settings, "source": config["seeds"]["sources"][lang]}):
+            response = generation[build_request(seed["seed"], seed["index"], teacher, template)["messages"][1]["content"]]
+            record = parse_row({**seed, "response": response})
+            if isinstance(record, str):
+                continue  # dropped by parse: no tests asked
+            request = request_for_tests(record, teacher, tests_template)
+            assert request_key(request) in recorded, f"no recorded tests for {lang} record {seed['index']}"
+            asked += 1
+    assert asked == 42 and len(recorded) == 64 + 42
 
 
 def test_replay_file_is_what_the_answers_rebuild(config):
@@ -59,7 +85,8 @@ def test_replay_file_is_what_the_answers_rebuild(config):
 
 
 def test_pack_plants_what_parsing_dedup_and_decontamination_must_catch():
-    rows = read_jsonl(DEMO / "teacher_responses.jsonl")
+    rows = [r for r in read_jsonl(DEMO / "teacher_responses.jsonl") if "-tests-" not in r["response"]["id"]]
+    assert len(rows) == 64
     texts = [r["response"]["choices"][0]["message"]["content"] for r in rows]
     finish = [r["response"]["choices"][0]["finish_reason"] for r in rows]
     assert finish.count("length") == 1

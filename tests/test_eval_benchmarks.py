@@ -8,7 +8,7 @@ import pytest
 
 from eval_helpers import FIXTURES, HUMANEVAL, REPO, humaneval, mbpp
 from magicoder_repro import eval_benchmarks as eb
-from magicoder_repro import eval_score
+from magicoder_repro import eval_score, sandbox
 from magicoder_repro.prompt_format import prompt as magicoder_prompt
 
 
@@ -68,7 +68,7 @@ def test_multipl_e_sample_compiles_and_runs(lang, tmp_path):
     rows = [{"task_id": task["task_id"], "solution": eb.postprocess(bench, task, completions[k] + task["stop"][0] + "garbage(")}
             for k in ("good", "bad")]
     result = eval_score.score(bench, write_samples(tmp_path / "s.jsonl", rows), {"runtime": "bwrap"})
-    tool = eval_score.TOOLCHAINS[lang][1]
+    tool = sandbox.toolchain(lang).tool
     if shutil.which(tool) is None:
         assert result["status"] == "not run" and result["scores"] is None and tool in result["reason"]
         return

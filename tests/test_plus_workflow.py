@@ -1,5 +1,6 @@
 """The plus preset in the workflow: its stages run on the demo pack after substring decontamination,
-each reading the previous one's kept records; both paper presets accept it as an overlay."""
+each reading the previous one's kept records; the execution filter runs the teacher's tests (replayed)
+with each language's toolchain; both paper presets accept it as an overlay."""
 import json
 import re
 
@@ -8,11 +9,16 @@ from conftest import run_snakemake
 from magicoder_repro.jsonl import read_jsonl
 
 PLUS = "results/data/plus"
+CHECKED = ["python", "cpp", "java", "php", "rust", "shell"]
+# What the demo pack's recorded tests (data/demo/answers/tests/) find, per language.
+OUTCOMES = {"python": {"passed": 12, "failed": 2, "timeout": 1}, "cpp": {"passed": 4, "failed": 1},
+            "java": {"passed": 5, "failed": 1}, "php": {"passed": 4, "failed": 2}, "rust": {"passed": 4, "failed": 1},
+            "shell": {"passed": 4, "failed": 1}}
 
 
 def test_plus_stages_chain_after_substring_decontamination(workdir):
-    run_snakemake(workdir, f"{PLUS}/oss_instruct.semantic.json", f"{PLUS}/execution/python.json",
-                  f"{PLUS}/execution/rust.json", "--configfile", "configs/magicoder-plus.yaml")
+    run_snakemake(workdir, f"{PLUS}/oss_instruct.semantic.json", *(f"{PLUS}/execution/{lang}.json" for lang in CHECKED),
+                  f"{PLUS}/execution/swift.json", "--configfile", "configs/magicoder-plus.yaml")
     substring_kept = read_jsonl(workdir / "results/data/oss_instruct.jsonl")
     dedup = json.loads((workdir / f"{PLUS}/oss_instruct.near_dedup.json").read_text())
     dedup_kept = read_jsonl(workdir / f"{PLUS}/oss_instruct.near_dedup.jsonl")
@@ -31,14 +37,36 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
     assert all(r["cosine"] >= 0.7 for r in read_jsonl(workdir / f"{PLUS}/oss_instruct.semantic.removed.jsonl"))
     assert semantic["removed"] <= semantic["prefilter"]["candidates"] <= semantic["input"]  # static prefilter first
 
-    # Execution filter: every Python record checked in the sandbox, each with one outcome; Rust passes through.
-    python = json.loads((workdir / f"{PLUS}/execution/python.json").read_text())
-    parsed = read_jsonl(workdir / "results/generate/python.records.jsonl")
-    assert python["checked"] == len(parsed) > 0 and sum(python["outcomes"].values()) == len(parsed)
-    kept = read_jsonl(workdir / f"{PLUS}/execution/python.records.jsonl")  # the preset keeps clean untested runs
-    assert len(kept) == python["outcomes"].get("passed", 0) + python["outcomes"].get("untested", 0) == python["kept"]
-    rust = json.loads((workdir / f"{PLUS}/execution/rust.json").read_text())
-    assert rust["checked"] == 0 and rust["kept"] == rust["not_checked"] == rust["input"] > 0
+    # Execution filter: one test request per parsed record (replayed), every record run with its tests in
+    # the sandbox with its language's toolchain, only passing ones kept; Swift (not listed) passes through.
+    for lang in CHECKED:
+        parsed = read_jsonl(workdir / f"results/generate/{lang}.records.jsonl")
+        tests = read_jsonl(workdir / f"{PLUS}/execution/{lang}.tests.jsonl")
+        assert [t["index"] for t in tests] == [r["index"] for r in parsed] and all("response" in t for t in tests)
+        ledger = json.loads((workdir / f"{PLUS}/execution/{lang}.tests.ledger.json").read_text())
+        assert ledger["answered"] == len(parsed) and ledger["requests_sent"] == 0
+        summary = json.loads((workdir / f"{PLUS}/execution/{lang}.json").read_text())
+        assert summary["settings"]["tests"] == "teacher" and summary["checked"] == len(parsed)
+        assert summary["outcomes"] == OUTCOMES[lang], lang
+        kept = read_jsonl(workdir / f"{PLUS}/execution/{lang}.records.jsonl")
+        assert len(kept) == summary["kept"] == OUTCOMES[lang]["passed"]
+    removed = {(lang, r["index"]): r["execution"] for lang in CHECKED
+               for r in read_jsonl(workdir / f"{PLUS}/execution/{lang}.removed.jsonl")}
+    assert removed[("python", 9)]["outcome"] == "timeout"  # a test waiting for an event nobody sets
+    assert "Read-only file system: '/var/tmp/" in removed[("python", 15)]["stderr"]  # writes outside
+    assert "could not download" in removed[("php", 2)]["stderr"]  # no network
+    assert "error[E0599]" in removed[("rust", 1)]["stderr"]  # the test calls a method that does not exist
+    swift = json.loads((workdir / f"{PLUS}/execution/swift.json").read_text())
+    assert swift["checked"] == 0 and swift["kept"] == swift["not_checked"] == swift["input"] > 0
+    assert swift["not_checked_reasons"] == {"not in curation.execution_filter.languages": swift["input"]}
+
+    # Editing the tests template asks the teacher again, and reruns the filter.
+    edited = workdir / "edited_tests.txt"
+    edited.write_text((workdir / "prompts/execution_tests.txt").read_text() + "\nKeep it short.")
+    (workdir / "edited.yaml").write_text(f"curation: {{execution_filter: {{tests_prompt_template: {edited}}}}}\n")
+    jobs = planned_jobs(run_snakemake(workdir, "-n", f"{PLUS}/execution/cpp.json", "--configfile",
+                                      "configs/magicoder-plus.yaml", "edited.yaml").stdout)
+    assert jobs == {"teacher_tests": 1, "execution_filter": 1, "total": 2}
 
     # A changed threshold reruns only the semantic stage (the distilled static model is kept).
     (workdir / "stricter.yaml").write_text("curation: {semantic_decontamination: {threshold: 0.9, prefilter: {threshold: 0.5}}}\n")
@@ -58,5 +86,6 @@ def test_plus_overlays_paper_presets(workdir):
         jobs = planned_jobs(run_snakemake(workdir, "-n", "--configfile", paper, "configs/magicoder-plus.yaml").stdout)
         assert jobs["near_dedup"] == 1 and jobs["semantic_decontaminate"] == 1 and jobs["execution_filter"] == 9
         assert jobs["static_embedding_model"] == 1
+        assert jobs["teacher_tests"] == len(CHECKED)
     jobs = planned_jobs(run_snakemake(workdir, "-n").stdout)
-    assert not {"near_dedup", "semantic_decontaminate", "execution_filter"} & set(jobs)  # off by default
+    assert not {"near_dedup", "semantic_decontaminate", "execution_filter", "teacher_tests"} & set(jobs)  # off by default

@@ -117,7 +117,9 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
         if plus:
             inputs["executed"][lang], inputs["execution"][lang] = (str(res / f"data/plus/execution/{lang}{ext}")
                                                                     for ext in (".records.jsonl", ".json"))
-            execution_filter.run(inputs["records"][lang], PLUS["execution_filter"], {"runtime": "bwrap", "memory_mb": 1024},
+            # Tests from the solutions (no teacher answers here), Python only: rust shows as not checked.
+            settings = {**PLUS["execution_filter"], "tests": "solution", "languages": ["python"]}
+            execution_filter.run(inputs["records"][lang], settings, {"runtime": "bwrap", "memory_mb": 1024},
                                  inputs["executed"][lang], res / f"data/plus/execution/{lang}.removed.jsonl",
                                  inputs["execution"][lang])
         inputs["parse_stats"][lang] = str(res / f"generate/{lang}.parse_stats.json")
@@ -451,8 +453,9 @@ def test_page_shows_what_the_stages_beyond_the_paper_found(tmp_path, browser):
     assert "embedding (0.86)\tWrite a function that receives" in examples
     assert "HumanEval/3: You're given a list of deposit and withdrawal operations" in examples
     assert "n-gram\tOut of list of strings" in examples and "humaneval: Out of list of strings" in examples
-    assert execution.splitlines()[0] == "language\trecords\tchecked\tfailed\tno_code\tpassed\tuntested\tkept\tpass rate"
-    assert execution.splitlines()[1:] == ["python\t8\t8\t1\t1\t1\t5\t6\t0.500", "rust\t3\t0\t0\t0\t0\t0\t3\t–"]
+    assert execution.splitlines()[0] == "language\ttests\trecords\tchecked\tfailed\tno_code\tpassed\tuntested\tkept\tpass rate"
+    assert execution.splitlines()[1:] == ["python\tsolution\t8\t8\t1\t1\t1\t5\t6\t0.500",
+                                          "rust\tnot checked: not in curation.execution_filter.languages\t3\t0\t0\t0\t0\t0\t3\t–"]
     assert "total\t13\t12\t11\t9\t8\t7\t4" in browser.evaluate("document.querySelector('#funnel table').innerText")
 
 

@@ -29,18 +29,6 @@ from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_json
 # is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep
 # EvalPlus's own number and report the task separately (pass@1 without it is in the result too).
 KNOWN_DEFECTS = {"humaneval": {"HumanEval/32": "EvalPlus 0.3.1 find_zero oracle skips recording a pass (fixed upstream later)"}}
-# MultiPL-E: run each program as bigcode-evaluation-harness's MultiPL-E containers do (exit status 0 = pass).
-TOOLCHAINS = {
-    "java": ("Problem.java", "javac", "javac -d . Problem.java && java -ea -cp . Problem"),
-    "js": ("prog.js", "node", "node prog.js"),
-    "cpp": ("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp && ./prog"),
-    "php": ("prog.php", "php", "php prog.php"),
-    "rs": ("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs && ./prog"),
-    "swift": ("prog.swift", "swiftc", "swiftc -o prog prog.swift && ./prog"),
-}
-LANG_ALIASES = {"javascript": "js", "rust": "rs", "c++": "cpp"}
-
-
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k (Chen et al. 2021) for one task with n samples, c correct."""
     if n - c < k:
@@ -192,8 +180,7 @@ def run_programs(programs: list[tuple[str, str, str]], box: dict, timeout: float
 def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
     rows = eval_benchmarks.select(eval_benchmarks.read_hub_or_local(bench), bench)
     if kind == "multipl-e":
-        lang = LANG_ALIASES.get(rows[0]["language"], rows[0]["language"])
-        name, tool, cmd = TOOLCHAINS[lang]
+        name, tool, cmd = sandbox.toolchain(rows[0]["language"])
         if shutil.which(tool) is None:  # e.g. Swift, not packaged in Debian: "not run", never 0
             return {"status": "not run", "reason": f"toolchain {tool!r} not found", "scores": None,
                     "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}

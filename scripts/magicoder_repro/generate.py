@@ -233,11 +233,9 @@ def ledger(rows: list[dict], answers_sent: set[str], stats: Counter, price: dict
     }
 
 
-def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
-    seeds = read_jsonl(seeds_path)
-    if teacher.get("token_counter") == "tiktoken":
-        require_tiktoken()
-    jobs = plan(seeds, teacher, load_template(template_path))
+def answer(jobs: list[Job], teacher: dict, cache_dir, runtime: dict) -> tuple[dict, set[str], Counter]:
+    """Answers to every job's request (replayed, or from the cache and the teacher); the keys bought
+    now and the request statistics. Requests still failing after their retries stop the run."""
     stats, sent, failures = Counter(), set(), {}
     if teacher["backend"] == "replay":
         answers = replay(jobs, teacher.get("replay_file"))
@@ -256,6 +254,12 @@ def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path
             f"{len(failures)} requests failed after all retries ({dict(kinds)}); the {len(answers)} answered are "
             "in the cache, so rerunning asks again only for the failed ones"
         )
+    return answers, sent, stats
+
+
+def write_answers(jobs: list[Job], answers: dict, sent: set[str], stats: Counter, teacher: dict,
+                  responses_path, ledger_path) -> None:
+    """One row per job (its record's seed fields and the answer, or why it was skipped), and the ledger."""
     rows = []
     for job in jobs:
         row = {f: job.record[f] for f in SEED_FIELDS}
@@ -269,9 +273,17 @@ def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path
     write_json(ledger_path, ledger(rows, sent, stats, teacher.get("price_per_million_tokens") or {}))
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", required=True)
+def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
+    seeds = read_jsonl(seeds_path)
+    if teacher.get("token_counter") == "tiktoken":
+        require_tiktoken()
+    jobs = plan(seeds, teacher, load_template(template_path))
+    answers, sent, stats = answer(jobs, teacher, cache_dir, runtime)
+    write_answers(jobs, answers, sent, stats, teacher, responses_path, ledger_path)
+
+
+def add_teacher_arguments(p: argparse.ArgumentParser) -> None:
+    """How requests reach the teacher (the rules pass them outside params: TEACHER_RUNTIME_ARGS)."""
     p.add_argument("--teacher", required=True, help="JSON: the config's teacher section")
     p.add_argument("--template", required=True)
     p.add_argument("--cache", required=True, help="response cache directory, e.g. cache/teacher")
@@ -282,12 +294,23 @@ def main(argv=None):
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--max-retries", type=int, default=8)
     p.add_argument("--timeout-s", type=float, default=300)
+
+
+def teacher_from_arguments(args) -> tuple[dict, dict]:
+    """(teacher settings with the command line's overrides, runtime settings)."""
+    teacher = json.loads(args.teacher)
+    teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
+    return teacher, {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", required=True)
+    add_teacher_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
     try:
-        teacher = json.loads(args.teacher)
-        teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
+        teacher, runtime = teacher_from_arguments(args)
         generate(args.seeds, teacher, args.template, args.cache, args.responses, args.ledger, runtime)
     except GenerationError as e:
         log.error("%s", e)

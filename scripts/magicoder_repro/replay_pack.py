@@ -5,6 +5,10 @@ The answers are written by hand in `data/demo/answers/{lang}.md`, one section pe
     %%% answer <index> doc=<doc_id> [finish_reason=<reason>]
     <the teacher's reply, verbatim>
 
+and, for the execution filter's teacher-written tests (configs/magicoder-plus.yaml), in
+`data/demo/answers/tests/{lang}.md` in the same form, one section per record that parses out of the
+language's answers (the request is built from the parsed record and `tests_prompt_template`).
+
 The requests are recomputed here (seeds from the config, then `build_request`), so when the seeds, the
 prompt template or a teacher setting changes, one command re-keys the pack:
 
@@ -23,8 +27,10 @@ import yaml
 from openai.types.chat import ChatCompletion
 
 from magicoder_repro.jsonl import iter_jsonl, write_jsonl
+from magicoder_repro.parse import parse_row
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.seeds import make_seeds
+from magicoder_repro.teacher_tests import request_for_tests
 
 log = logging.getLogger("replay_pack")
 
@@ -86,32 +92,51 @@ def completion(request: dict, content: str, finish_reason: str, name: str) -> di
 
 
 def build_pack(config: dict, answers_dir: Path, mbpp_path: str) -> list[dict]:
-    """One replay line per request of the config's seeds; every seed must have its answer."""
+    """One replay line per request of the config's seeds (every seed must have its answer), then one
+    per test request of the records they parse into, for the languages with a tests file."""
     teacher = config["teacher"]
     template = load_template(teacher["prompt_template"])
+    tests_template = load_template(config["curation"]["execution_filter"]["tests_prompt_template"])
     expand = benchmark_text(mbpp_path)
-    rows, missing = [], []
+    rows, test_rows, missing = [], [], []
     for lang, source in config["seeds"]["sources"].items():
         if source.get("count", 0) == 0:
             continue
         answers = parse_answers(answers_dir / f"{lang}.md")
+        tests_file = answers_dir / "tests" / f"{lang}.md"
+        tests = parse_answers(tests_file) if tests_file.exists() else None
         for seed in make_seeds(lang, seed_settings(config["seeds"], lang)):
             answer = answers.get(seed["index"])
             if answer is None:
                 missing.append(f"{lang} {seed['index']} doc={seed['doc_id']}:\n{seed['seed']}")
                 continue
-            if answer["doc"] != seed["doc_id"]:
-                raise PackError(f"{lang} answer {seed['index']} was written for {answer['doc']}, the seed now comes "
-                                f"from {seed['doc_id']}; rewrite it for this seed:\n{seed['seed']}")
+            check_doc(answer, seed, lang)
             request = build_request(seed["seed"], seed["index"], teacher, template)
             if request is None:
                 continue
             content = PLACEHOLDER.sub(expand, answer["content"])
             response = completion(request, content, answer["finish_reason"], f"{lang}-{seed['index']}")
             rows.append({"key": request_key(request), "request": request, "response": response})
+            record = parse_row({**seed, "response": response})
+            if tests is None or isinstance(record, str):
+                continue
+            if seed["index"] not in tests:
+                missing.append(f"tests for {lang} {seed['index']} doc={seed['doc_id']}:\n{record['problem']}")
+                continue
+            check_doc(tests[seed["index"]], seed, f"{lang} tests")
+            request = request_for_tests(record, teacher, tests_template)
+            response = completion(request, tests[seed["index"]]["content"], tests[seed["index"]]["finish_reason"],
+                                  f"{lang}-tests-{seed['index']}")
+            test_rows.append({"key": request_key(request), "request": request, "response": response})
     if missing:
-        raise PackError(f"{len(missing)} seeds have no answer in {answers_dir}:\n\n" + "\n\n".join(missing))
-    return rows
+        raise PackError(f"{len(missing)} requests have no answer in {answers_dir}:\n\n" + "\n\n".join(missing))
+    return rows + test_rows
+
+
+def check_doc(answer: dict, seed: dict, what: str) -> None:
+    if answer["doc"] != seed["doc_id"]:
+        raise PackError(f"{what} answer {seed['index']} was written for {answer['doc']}, the seed now comes "
+                        f"from {seed['doc_id']}; rewrite it for this seed:\n{seed['seed']}")
 
 
 def main(argv=None):

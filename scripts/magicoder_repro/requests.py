@@ -1,4 +1,5 @@
-"""The OSS-Instruct request for one seed, and the content hash that names it in the response cache.
+"""The teacher's requests (OSS-Instruct for a seed; tests for a record, execution_filter.py) and the
+content hash that names each one in the response cache.
 
 The request body is exactly what is sent to a chat-completions endpoint, so the cache key changes
 whenever anything that could change the answer changes (model, messages, sampling parameters), and
@@ -6,12 +7,16 @@ nothing else (concurrency, timeouts, retries) does.
 """
 import hashlib
 import json
+import re
 from pathlib import Path
 
+FIELD = re.compile(r"\{(\w+)\}")
 
-def render_prompt(template: str, code: str) -> str:
-    """The user message: the template with `{code}` replaced (the template has other braces)."""
-    return template.replace("{code}", code)
+
+def render_prompt(template: str, **fields: str) -> str:
+    """The user message: each `{name}` of `fields` replaced in one pass (the template has other braces,
+    and a replaced text is not searched again, so a `{lang}` in a solution stays as it is)."""
+    return FIELD.sub(lambda m: fields.get(m[1], m[0]), template)
 
 
 def count_prompt_tokens(prompt: str, counter: str | None) -> int | None:
@@ -28,9 +33,14 @@ def count_prompt_tokens(prompt: str, counter: str | None) -> int | None:
 
 def build_request(seed: str, index: int, teacher: dict, template: str) -> dict | None:
     """The chat-completions body for seed number `index`; None if the prompt leaves no room to answer."""
+    return chat_request(render_prompt(template, code=seed), index, teacher)
+
+
+def chat_request(prompt: str, index: int, teacher: dict) -> dict | None:
+    """The body asking the teacher `prompt` for example `index` (its seed); None if no room is left."""
     messages = [
         {"role": "system", "content": teacher["system_prompt"]},
-        {"role": "user", "content": render_prompt(template, seed)},
+        {"role": "user", "content": prompt},
     ]
     max_tokens = teacher["max_tokens"]
     prompt_tokens = count_prompt_tokens(messages[1]["content"], teacher.get("token_counter"))

@@ -4,7 +4,8 @@ EvalPlus and the MultiPL-E/DS-1000 harnesses only guard against accidents (a pas
 write files, start processes and open sockets). Here the whole harness process runs inside a sandbox:
 bubblewrap by default (read-only root, private /tmp, empty home, no network, pid/ipc/uts namespaces,
 uid 65534, cleared environment, memory and time limits), or a container runtime (docker) where user
-namespaces are not available. Only the job's work directory is writable.
+namespaces are not available. Only the job's work directory is writable. TOOLCHAINS says how each
+language's program is built and run there, for evaluation and the execution filter alike.
 """
 import os
 import resource
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULTS = {"runtime": "bwrap", "memory_mb": 4096, "image": "magicoder-repro-eval:latest", "pids": 512}
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -30,6 +32,31 @@ def toolchains() -> tuple[list[Path], dict]:
         env.update(CARGO_HOME=str(cargo.resolve()), RUSTUP_HOME=str(rustup.resolve()),
                    PATH=f"{env['PATH']}:{cargo.resolve() / 'bin'}")
     return sorted(binds), env
+
+
+class Toolchain(NamedTuple):
+    file: str     # the program's file name
+    tool: str     # the executable it needs; where it is missing the language is not run
+    command: str  # shell command in the program's directory: build and run it; exit status 0 = pass
+
+
+# As bigcode-evaluation-harness's MultiPL-E containers run programs; the evaluation image installs all
+# but swiftc (containers/eval/Dockerfile). PHP compiles assert() out by default (zend.assertions -1).
+TOOLCHAINS = {
+    "python": Toolchain("prog.py", "python3", "python3 -I prog.py"),
+    "cpp": Toolchain("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp && ./prog"),
+    "java": Toolchain("Problem.java", "javac", "javac -d . Problem.java && java -ea -cp . Problem"),
+    "js": Toolchain("prog.js", "node", "node prog.js"),
+    "php": Toolchain("prog.php", "php", "php -d zend.assertions=1 prog.php"),
+    "rust": Toolchain("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs && ./prog"),
+    "shell": Toolchain("prog.sh", "bash", "bash prog.sh"),
+    "swift": Toolchain("prog.swift", "swiftc", "swiftc -o prog prog.swift && ./prog"),
+}
+ALIASES = {"javascript": "js", "rs": "rust", "c++": "cpp", "sh": "shell", "bash": "shell"}  # MultiPL-E's names
+
+
+def toolchain(lang: str) -> Toolchain | None:
+    return TOOLCHAINS.get(ALIASES.get(lang, lang))
 
 
 class SandboxUnavailable(RuntimeError):
