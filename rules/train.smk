@@ -1,6 +1,7 @@
 # Two-stage instruction tuning (magicoder.md §4): base model + OSS-Instruct records -> stage 1;
 # stage-1 checkpoint + Evol-Instruct records -> stage 2. The launcher picks plain python (1 process),
-# `accelerate launch` (several GPUs of one node) or srun + accelerate (several nodes).
+# `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node) or srun +
+# accelerate (several nodes).
 rule tiny_base_model:
     input:
         lambda wildcards: tiny_corpus(),
@@ -31,7 +32,7 @@ for _stage in ("stage1", "stage2"):
             # Resumable checkpoints live beside the output, not in it: Snakemake deletes the outputs
             # of a failed job, and a preempted job must find its last checkpoint on the rerun.
             scratch=f"{checkpoint_dir(_stage)}.scratch",
-            launch=f"{config['train']['gpus']} {config['train']['nodes']} {config['train']['distributed']}",
+            launch=" ".join(str(config["train"][k]) for k in ("gpus", "nodes", "distributed", "cpu_processes")),
         log:
             f"{RESULTS}/logs/train/{_stage}.log",
         benchmark:

@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
-# Start magicoder_repro.train with as many processes as the run has GPUs.
-#   launch_train.sh GPUS_PER_NODE NODES fsdp|deepspeed -- TRAIN ARGS...
-# 1 process: plain python. One node, several GPUs: `accelerate launch` with the repo's FSDP or DeepSpeed
-# config. Several nodes (inside a SLURM allocation of NODES nodes, one task per node): srun starts one
-# accelerate launcher per node; they meet at the first node of the allocation.
+# Start magicoder_repro.train with one process per GPU, or CPU_PROCESSES processes where GPUS_PER_NODE is 0.
+#   launch_train.sh GPUS_PER_NODE NODES fsdp|ddp|deepspeed CPU_PROCESSES TRAIN ARGS...
+# 1 process: plain python. One node, several processes: `accelerate launch` with the repo's FSDP, DDP or
+# DeepSpeed config. Several nodes (inside a SLURM allocation of NODES nodes, one task per node): srun starts
+# one accelerate launcher per node; they meet at the first node of the allocation.
+# Processes on CPUs (gloo) always take the DDP config: accelerate applies FSDP and DeepSpeed on GPUs only.
+# RANK_LOG_DIR set: each rank's stdout and stderr also go to files under it (torchrun's --log_dir, --tee).
+# SIGUSR1 to every process of a run prints each rank's Python stacks (train.py); launchers ignore it.
 set -euo pipefail
-gpus=$1 nodes=$2 backend=$3
-shift 3
+gpus=$1 nodes=$2 backend=$3 cpu_processes=$4
+shift 4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-world=$(( (gpus > 0 ? gpus : 1) * nodes ))
+per_node=$(( gpus > 0 ? gpus : cpu_processes ))
+world=$(( per_node * nodes ))
+trap '' USR1  # inherited as ignored by the launchers; the ranks install their own handler
 if (( world == 1 )); then
     exec python -m magicoder_repro.train "$@"
 fi
+if (( gpus == 0 )); then
+    backend=ddp
+    # The workers' Trainer reads this; torchrun does not pass on a config file's `use_cpu`.
+    export ACCELERATE_USE_CPU=true
+fi
 config="$here/configs/accelerate/$backend.yaml"
+logs=()
+if [[ -n "${RANK_LOG_DIR:-}" ]]; then
+    logs=(--log_dir "$RANK_LOG_DIR" --tee 3)
+fi
 if (( nodes == 1 )); then
-    exec accelerate launch --config_file "$config" --num_machines 1 --num_processes "$gpus" \
-        -m magicoder_repro.train "$@"
+    # Port 0: a free one, so that runs sharing a machine do not collide.
+    exec accelerate launch --config_file "$config" --num_machines 1 --num_processes "$per_node" \
+        --main_process_port "${MASTER_PORT:-0}" ${logs[@]+"${logs[@]}"} -m magicoder_repro.train "$@"
 fi
 if [[ -z "${SLURM_JOB_NODELIST:-}" ]]; then
     echo "launch_train.sh: $nodes nodes need a SLURM allocation (run under sbatch/salloc or the slurm profile)" >&2
@@ -27,4 +42,4 @@ port=${MASTER_PORT:-29500}
 exec srun --nodes="$nodes" --ntasks="$nodes" --ntasks-per-node=1 bash -c "
     accelerate launch --config_file '$config' --num_machines $nodes --num_processes $world \
         --machine_rank \$SLURM_NODEID --main_process_ip $head_node --main_process_port $port \
-        -m magicoder_repro.train $(printf '%q ' "$@")"
+        ${logs[@]+$(printf '%q ' "${logs[@]}")} -m magicoder_repro.train $(printf '%q ' "$@")"

@@ -10,6 +10,7 @@ directory beside the output every `save_steps`; SIGTERM saves one more and exits
 from the newest. Everything that can be wrong with the inputs is checked before the model is loaded.
 """
 import argparse
+import faulthandler
 import json
 import os
 import shutil
@@ -37,7 +38,8 @@ def check_batch(settings: dict, world: int) -> None:
         raise ValueError(
             f"global_batch_size {settings['global_batch_size']} != per_device_batch_size {per_device} x "
             f"gradient_accumulation_steps {accum} x world size {world} (= {per_device * accum * world}); "
-            "change the stage's settings or the number of GPUs (train.gpus x train.nodes)"
+            "change the stage's settings or the number of processes (train.gpus, or train.cpu_processes "
+            "without GPUs, x train.nodes)"
         )
 
 
@@ -229,7 +231,11 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         dataloader_drop_last=False,
         report_to=[],
         disable_tqdm=True,
+        ddp_find_unused_parameters=False,  # every parameter gets a gradient: skip DDP's extra graph walk
     )
+    if args.world_size != world:  # e.g. CPU workers without ACCELERATE_USE_CPU: each would train alone
+        raise RuntimeError(f"the launcher started {world} processes but the Trainer sees {args.world_size} "
+                           "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
     log_cb, sigterm_cb = make_callbacks(scratch_log)
     optimizer = None
@@ -263,6 +269,8 @@ def main(argv=None):
     p.add_argument("--scratch", required=True, help="resumable checkpoints while training")
     p.add_argument("--settings", required=True, help="JSON: the train section merged with the stage's settings")
     a = p.parse_args(argv)
+    # A hung run: SIGUSR1 prints where each process waits (launch_train.sh makes its launchers ignore it).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     train(a.model, a.data, a.out, a.log_file, a.scratch, json.loads(a.settings))
 
 
