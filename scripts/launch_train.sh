@@ -18,6 +18,7 @@ if (( world == 1 )); then
     exec python -m magicoder_repro.train "$@"
 fi
 if (( gpus == 0 )); then
+    [[ $backend == ddp ]] || echo "launch_train.sh: processes on CPUs take the DDP config, not $backend" >&2
     backend=ddp
     # The workers' Trainer reads this; torchrun does not pass on a config file's `use_cpu`.
     export ACCELERATE_USE_CPU=true
