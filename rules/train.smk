@@ -37,7 +37,7 @@ for _stage in ("stage1", "stage2"):
             f"{RESULTS}/logs/train/{_stage}.log",
         benchmark:
             f"{RESULTS}/benchmarks/train_{_stage}.tsv"
-        threads: 2
+        threads: max(2, config["train"]["cpu_processes"]) if config["train"]["gpus"] == 0 else 2
         resources:
             gpus=config["train"]["gpus"],
             nodes=config["train"]["nodes"],
