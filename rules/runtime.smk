@@ -20,6 +20,8 @@ ENV_OF_RULE_FILE = {
 # Rules that run generated code in the bubblewrap sandbox (sandbox.py): in Docker they need room for bwrap's
 # namespaces (containers/docker-step.sh --nested-sandbox).
 BWRAP_RULES = {"eval_score", "execution_filter"}
+# Rules that send requests to the teacher: in Docker they get a network when the teacher is a live server.
+TEACHER_RULES = {"generate", "teacher_tests"}
 PINNED_IMAGE = re.compile(r"(^|@)sha256:[0-9a-f]{64}$")
 DOCKER_STEP = Path(workflow.basedir) / "containers" / "docker-step.sh"
 
@@ -58,7 +60,8 @@ def docker_shell(step, env, image):
     Snakemake calls it as `<shell> -c <command>`; the shim adds the rule's GPU and network settings."""
     runtime = config.get("runtime", {})
     gpus = static_int(step.resources.get("gpus")) or 0
-    network = "bridge" if step.name in runtime.get("network_rules", []) else "none"
+    live_teacher = step.name in TEACHER_RULES and config["teacher"]["backend"] == "openai"
+    network = "bridge" if live_teacher or step.name in runtime.get("network_rules", []) else "none"
     shim = Path(".snakemake", "docker-shells", step.name, "bash").absolute()
     shim.parent.mkdir(parents=True, exist_ok=True)
     args = ["--env-name", env, "--image", image or "", "--network", network, "--workflow-dir", workflow.basedir]

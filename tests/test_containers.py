@@ -140,3 +140,16 @@ def test_docker_sandbox_blocks_escape_attempts(tmp_path, listener, evalplus_cach
     result, escaped = score_escape_attempts(tmp_path, listener, {"runtime": "docker", "image": eval_image})
     assert result["sandbox"] == "docker" and result["pass@1"] == {"base": 1.0, "plus": 1.0}
     assert escaped == {"file": False, "process": False, "network": False}
+
+
+def test_rules_talking_to_a_live_teacher_get_a_network(workdir):
+    """In Docker a step runs with `--network none` unless it must reach a live teacher (or is listed)."""
+    images = {env: "sha256:" + "1" * 64 for env in ("data", "train", "eval")}
+    shim = workdir / ".snakemake/docker-shells/generate/bash"
+    run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images))
+    assert "--network none" in shim.read_text()  # the default replays recorded answers
+    live = workdir / "live.yaml"
+    live.write_text("teacher: {backend: openai, base_url: 'http://127.0.0.1:9/v1'}\n")
+    run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images), str(live), env={"OPENAI_API_KEY": "k"})
+    assert "--network bridge" in shim.read_text()
+    assert "--network none" in (workdir / ".snakemake/docker-shells/seeds/bash").read_text()
