@@ -1,14 +1,15 @@
 """A static-embedding prefilter for semantic decontamination: a cheap cosine that decides which records
 the full sentence-embedding model has to judge.
 
-MiniLM embeds some 20 problems a second on 2 CPU cores, hours for an OSS-Instruct-sized set. A model2vec
+MiniLM embeds 20-50 problems a second on 2 CPU cores, hours for an OSS-Instruct-sized set. A model2vec
 static model distilled from the same MiniLM (each vocabulary token embedded once, PCA, frequency
 weights) embeds a problem as the mean of its tokens' vectors, thousands a second. Only records whose
 static cosine to some benchmark problem reaches `prefilter.threshold` are embedded with the full model
 and judged with the stage's real threshold; the others are kept unjudged. The static cosine is a much
-rougher measure (on long problems it runs ~0.3 above MiniLM's), so the prefilter threshold sits well
-below the real one, where it dropped none of the records MiniLM flags in the calibration of
-benchmarks/semantic_prefilter.py (figures in BENCHMARKS.md).
+rougher measure (on OSS-Instruct-like problems it runs ~0.3 above MiniLM's), so the prefilter threshold
+sits well below the real one. At the preset's 0.6 it dropped none of the records MiniLM flags in the
+calibration of benchmarks/semantic_prefilter.py, but it also passes on most unrelated problems, so on
+a CPU it saves little (BENCHMARKS.md): the price of losing nothing.
 
 Distillation is a Snakemake job of its own (rule static_embedding_model, output under results/models/)
 rather than a cache the stage fills: Snakemake then reruns it only when `model` or `pca_dims` change
