@@ -75,12 +75,19 @@ def oss_records_for_clean(lang):
     return f"{RESULTS}/generate/{lang}.records.jsonl"
 
 
-def execution_filter_inputs(wildcards):
-    """A language's parsed records, and the teacher's tests for them when the tests come from the
-    teacher (curation.execution_filter.tests) and the language is checked."""
+def teacher_tests_languages():
+    """Languages whose records the teacher writes tests for: checked ones, when
+    curation.execution_filter.tests asks the teacher."""
     settings = config["curation"].get("execution_filter", {})
+    if not plus_enabled("execution_filter") or settings.get("tests", "solution") == "solution":
+        return []
+    return [lang for lang in languages() if lang in settings.get("languages", ["python"])]
+
+
+def execution_filter_inputs(wildcards):
+    """A language's parsed records, and the teacher's tests for them when it writes some."""
     inputs = {"records": f"{RESULTS}/generate/{wildcards.lang}.records.jsonl"}
-    if settings.get("tests", "solution") != "solution" and wildcards.lang in settings.get("languages", ["python"]):
+    if wildcards.lang in teacher_tests_languages():
         inputs["tests"] = f"{PLUS_DATA}/execution/{wildcards.lang}.tests.jsonl"
     return inputs
 
@@ -250,6 +257,8 @@ def report_plus_sources():
     if plus_enabled("execution_filter"):
         found["executed"] = {lang: oss_records_for_clean(lang) for lang in languages()}
         found["execution"] = {lang: report_inputs.for_language(rules.execution_filter.output.summary, lang) for lang in languages()}
+        found["test_ledgers"] = {lang: report_inputs.for_language(rules.teacher_tests.output.ledger, lang)
+                                 for lang in teacher_tests_languages()}
     if plus_enabled("near_dedup"):
         found["near_dedup"] = str(rules.near_dedup.output.summary)
     if plus_enabled("semantic_decontamination"):

@@ -230,6 +230,16 @@ def test_pass_at_1_pairs_evalplus_variants_and_published_rows(tmp_path):
     assert report.column_name("MultiPL-E_rust", "multipl-e") == "multipl-e-rs"
 
 
+def test_teacher_usage_counts_the_test_requests(tmp_path):
+    inputs = build_results(tmp_path, with_training=False, with_eval=False)
+    inputs["test_ledgers"] = {"python": str(tmp_path / "python.tests.ledger.json")}
+    write_json(inputs["test_ledgers"]["python"], {"answered": 3, "requests_sent": 3, "usage_all_answers": {
+        "prompt_tokens": 900, "completion_tokens": 300, "cost_usd": 0.0015}})
+    rows = {r["lang"]: r for r in report.teacher(inputs)["rows"]}
+    assert rows["python tests"]["prompt_tokens"] == 900 and rows["python tests"]["answered"] == 3
+    assert rows["total"]["prompt_tokens"] == 900 + sum(rows[lang]["prompt_tokens"] for lang in ("python", "rust"))
+
+
 def test_run_times_name_each_job_by_its_wildcards(tmp_path):
     build_results(tmp_path)
     runtimes = report.runtimes({"seeds": str(tmp_path / "results/benchmarks/seeds/*.tsv")})
@@ -484,3 +494,4 @@ def test_report_job_reads_this_configs_stage_outputs(workdir):
     assert inputs["semantic"] == "results/data/plus/oss_instruct.semantic.json"
     assert inputs["execution"] == {lang: f"results/data/plus/execution/{lang}.json" for lang in ("python", "rust")}
     assert inputs["executed"]["rust"] == "results/data/plus/execution/rust.records.jsonl"
+    assert inputs["test_ledgers"] == {lang: f"results/data/plus/execution/{lang}.tests.ledger.json" for lang in ("python", "rust")}

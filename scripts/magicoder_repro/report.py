@@ -219,8 +219,10 @@ def lengths(inputs: dict) -> dict:
 
 
 def teacher(inputs: dict) -> dict:
-    """Token use, cost, cache hits, retries and errors from each language's generation ledger."""
+    """Token use, cost, cache hits, retries and errors from each language's generation ledger, and from
+    the ledgers of the test requests when the teacher wrote tests (rows `<lang> tests`)."""
     ledgers = {lang: read_json(p) for lang, p in inputs.get("ledgers", {}).items() if exists(p)}
+    ledgers |= {f"{lang} tests": read_json(p) for lang, p in inputs.get("test_ledgers", {}).items() if exists(p)}
     if not ledgers:
         return absent("generation ledgers")
     rows, fingerprints = [], Counter()
