@@ -273,19 +273,29 @@ def write_answers(jobs: list[Job], answers: dict, sent: set[str], stats: Counter
     write_json(ledger_path, ledger(rows, sent, stats, teacher.get("price_per_million_tokens") or {}))
 
 
-def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
-    seeds = read_jsonl(seeds_path)
+def run_requests(rows: list[dict], plan_jobs, teacher: dict, template_path, cache_dir, runtime: dict,
+                 responses_path, ledger_path) -> None:
+    """Plan the requests for `rows` (`plan_jobs(rows, teacher, template)`), answer them (cache first),
+    write the responses and the ledger: generation and the teacher's tests both run this."""
     if teacher.get("token_counter") == "tiktoken":
-        require_tiktoken()
-    jobs = plan(seeds, teacher, load_template(template_path))
+        require_tiktoken()  # before planning: token counts decide which prompts are too long
+    jobs = plan_jobs(rows, teacher, load_template(template_path))
     answers, sent, stats = answer(jobs, teacher, cache_dir, runtime)
     write_answers(jobs, answers, sent, stats, teacher, responses_path, ledger_path)
 
 
-def add_teacher_arguments(p: argparse.ArgumentParser) -> None:
-    """How requests reach the teacher (the rules pass them outside params: TEACHER_RUNTIME_ARGS)."""
+def generate(seeds_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
+    run_requests(read_jsonl(seeds_path), plan, teacher, template_path, cache_dir, runtime, responses_path, ledger_path)
+
+
+def command_line(argv, description: str, input_flag: str, input_help: str, plan_jobs) -> None:
+    """The command line of generate and teacher_tests: one input file, the teacher arguments, and
+    `plan_jobs(rows, teacher, template)` to turn the input's rows into requests."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(input_flag, required=True, dest="input", help=input_help)
     p.add_argument("--teacher", required=True, help="JSON: the config's teacher section")
     p.add_argument("--template", required=True)
+    # How requests reach the teacher: the rules pass these outside params (TEACHER_RUNTIME_ARGS).
     p.add_argument("--cache", required=True, help="response cache directory, e.g. cache/teacher")
     p.add_argument("--replay-file", help="recorded answers (backend replay); overrides teacher.replay_file")
     p.add_argument("--api-key-env", help="variable holding the API key; overrides teacher.api_key_env")
@@ -294,27 +304,21 @@ def add_teacher_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--max-retries", type=int, default=8)
     p.add_argument("--timeout-s", type=float, default=300)
-
-
-def teacher_from_arguments(args) -> tuple[dict, dict]:
-    """(teacher settings with the command line's overrides, runtime settings)."""
-    teacher = json.loads(args.teacher)
-    teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
-    return teacher, {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", required=True)
-    add_teacher_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    teacher = json.loads(args.teacher)
+    teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
+    runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
     try:
-        teacher, runtime = teacher_from_arguments(args)
-        generate(args.seeds, teacher, args.template, args.cache, args.responses, args.ledger, runtime)
+        run_requests(read_jsonl(args.input), plan_jobs, teacher, args.template, args.cache, runtime,
+                     args.responses, args.ledger)
     except GenerationError as e:
         log.error("%s", e)
         sys.exit(1)
+
+
+def main(argv=None):
+    command_line(argv, __doc__.splitlines()[0], "--seeds", "seeds of one language", plan)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,9 @@ record's language. How that program will meet the solution (appended to it, or r
 script) is the language's `harness` in execution_filter.py, so the prompt says what the filter does.
 Requests go through generate.py: the same backends (openai, replay), response cache, retries, ledger.
 """
-import argparse
-import logging
-import sys
-
 from .execution_filter import LANGUAGES
-from .generate import (GenerationError, Job, add_teacher_arguments, answer, require_tiktoken,
-                       teacher_from_arguments, write_answers)
-from .jsonl import read_jsonl
-from .requests import chat_request, load_template, render_prompt, request_key
-
-log = logging.getLogger("magicoder_repro.teacher_tests")
+from .generate import Job, command_line
+from .requests import chat_request, render_prompt, request_key
 
 
 def request_for_tests(record: dict, teacher: dict, template: str) -> dict | None:
@@ -35,26 +27,8 @@ def plan(records: list[dict], teacher: dict, template: str) -> list[Job]:
     return jobs
 
 
-def teacher_tests(records_path, teacher: dict, template_path, cache_dir, responses_path, ledger_path, runtime: dict) -> None:
-    if teacher.get("token_counter") == "tiktoken":
-        require_tiktoken()
-    jobs = plan(read_jsonl(records_path), teacher, load_template(template_path))
-    answers, sent, stats = answer(jobs, teacher, cache_dir, runtime)
-    write_answers(jobs, answers, sent, stats, teacher, responses_path, ledger_path)
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--records", required=True, help="parsed OSS-Instruct records of one language")
-    add_teacher_arguments(p)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        teacher, runtime = teacher_from_arguments(args)
-        teacher_tests(args.records, teacher, args.template, args.cache, args.responses, args.ledger, runtime)
-    except GenerationError as e:
-        log.error("%s", e)
-        sys.exit(1)
+    command_line(argv, __doc__.splitlines()[0], "--records", "parsed OSS-Instruct records of one language", plan)
 
 
 if __name__ == "__main__":
