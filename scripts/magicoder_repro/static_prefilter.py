@@ -7,7 +7,7 @@ weights) embeds a problem as the mean of its tokens' vectors, thousands a second
 static cosine to some benchmark problem reaches `prefilter.threshold` are embedded with the full model
 and judged with the stage's real threshold; the others are kept unjudged. The static cosine is a much
 rougher measure (on OSS-Instruct-like problems it runs ~0.3 above MiniLM's), so the prefilter threshold
-sits well below the real one. At the preset's 0.6 it dropped none of the records MiniLM flags in the
+sits well below the real one. At 0.6 it dropped none of the records MiniLM flags in the
 calibration of benchmarks/semantic_prefilter.py, but it also passes on most unrelated problems, so on
 a CPU it saves little (BENCHMARKS.md): the price of losing nothing.
 
