@@ -76,7 +76,7 @@ def test_replay_file_answers_every_test_request_of_the_plus_preset(config):
             request = request_for_tests(record, teacher, tests_template)
             assert request_key(request) in recorded, f"no recorded tests for {lang} record {seed['index']}"
             asked += 1
-    assert asked == 42 and len(recorded) == 64 + 42
+    assert asked == 48 and len(recorded) == 64 + 48
 
 
 def test_replay_file_is_what_the_answers_rebuild(config):

@@ -12,7 +12,8 @@ from magicoder_repro.jsonl import read_jsonl, write_jsonl
 
 SANDBOX = {"runtime": "bwrap", "memory_mb": 1024}
 SETTINGS = {"tests": "solution", "languages": ["python"], "timeout_s": 5, "workers": 2, "keep_untested": False}
-TEACHER = {**SETTINGS, "tests": "teacher", "languages": ["python", "cpp", "java", "php", "rust", "shell", "swift"],
+TEACHER = {**SETTINGS, "tests": "teacher", "languages": ["python", "cpp", "java", "php", "rust", "shell", "swift",
+                                                        "typescript", "csharp"],
            "timeout_s": 20}
 
 
@@ -165,6 +166,40 @@ def test_compiled_and_script_languages_run_with_the_teachers_tests(tmp_path):
     assert summary["pass_rate"] == 0.5 and summary["not_checked"] == 0
 
 
+def test_typescript_and_csharp_run_with_the_teachers_tests(tmp_path):
+    ts = fenced('import { EOL } from "os";\n\nexport function lines(text: string): string[] {\n'
+                '  return text.split(EOL).filter((l) => l.length > 0);\n}', "typescript")
+    cs = fenced("using System;\nusing System.Linq;\n\npublic static class Text\n{\n"
+                "    public static int Words(string s) => s.Split(' ').Count(w => w.Length > 0);\n"
+                "    static void Main() { Environment.Exit(3); }\n}", "csharp")
+    records = [record(i, ts, "typescript") for i in range(3)] + [record(i, cs, "csharp") for i in range(3, 7)]
+    cs_tests = "using System;\nusing System.Diagnostics;\n\nclass TextTests\n{\n    static void Main()\n    {\n{}\n    }\n}"
+    tests = teacher_answers(tmp_path / "tests.jsonl", {
+        # The repeated import is dropped; Node's modules and require are typed any (no @types/node).
+        0: ("typescript", fenced('import assert from "assert";\nimport { EOL } from "os";\n\n'
+                                 'assert.deepStrictEqual(lines(`a${EOL}${EOL}b`), ["a", "b"]);\n'
+                                 'assert.ok(require("fs").existsSync("prog.ts"));', "typescript")),
+        1: ("typescript", fenced('import assert from "assert";\nassert.strictEqual(lines("a").length, 2);', "typescript")),
+        2: ("typescript", fenced('const n: number = lines("a");', "typescript")),  # a type error fails the build
+        # The solution's Main (it would exit 3) is renamed; using directives move to the top.
+        3: ("csharp", fenced(cs_tests.replace("{}", '        Debug.Assert(Text.Words(" a  b ") == 2);'), "csharp")),
+        4: ("csharp", fenced(cs_tests.replace("{}", '        Debug.Assert(Text.Words("a b") == 3, "words");\n'
+                                                    '        Console.WriteLine("not reached");'), "csharp")),
+        5: ("csharp", fenced(cs_tests.replace("{}", '        if (Text.Words("") != 1) throw new Exception("empty");'), "csharp")),
+        # Mono's mcs reads C# 7: a record (C# 9) does not compile.
+        6: ("csharp", fenced("record Pair(int A, int B);\n\n" + cs_tests.replace("{}", ""), "csharp")),
+    })
+    summary, kept, removed = run_filter(tmp_path, records, TEACHER, tests)
+    assert kept == [0, 3]
+    assert {i: o["outcome"] for i, o in removed.items()} == {i: "failed" for i in (1, 2, 4, 5, 6)}
+    assert "ERR_ASSERTION" in removed[1]["stderr"]
+    assert "error TS2322" in removed[2]["stderr"]
+    assert "Debug.Assert failed: words" in removed[4]["stderr"]
+    assert "System.Exception: empty" in removed[5]["stderr"]
+    assert "error CS" in removed[6]["stderr"]
+    assert summary["not_checked"] == 0
+
+
 def test_without_tests_compiled_code_without_main_is_only_built(tmp_path):
     records = [
         record(0, fenced("int twice(int x) { return 2 * x; }", "cpp"), "cpp"),
@@ -172,14 +207,14 @@ def test_without_tests_compiled_code_without_main_is_only_built(tmp_path):
         record(2, fenced("#include <cassert>\nint main() { assert(1 + 1 == 3); }", "cpp"), "cpp"),
         record(3, fenced("pub fn twice(x: i32) -> i32 {\n    assert!(x < 1000);\n    2 * x\n}", "rust"), "rust"),
         record(4, fenced("#!/bin/bash\necho \"usage: $0 FILE\" >&2\nexit 2", "bash"), "shell"),
-        record(5, "```typescript\nexport const twice = (x: number) => 2 * x;\n```", "typescript"),
+        record(5, "```go\nfunc twice(x int) int { return 2 * x }\n```", "go"),
     ]
     summary, kept, removed = run_filter(tmp_path, records, {**TEACHER, "tests": "solution", "keep_untested": True})
     assert kept == [0, 3, 4, 5]
     assert {i: o["outcome"] for i, o in removed.items()} == {1: "untested_failed", 2: "failed"}
     assert "error: expected" in removed[1]["stderr"]
     assert summary["outcomes"] == {"failed": 1, "untested": 3, "untested_failed": 1}
-    assert summary["not_checked_reasons"] == {"no toolchain for typescript": 1}
+    assert summary["not_checked_reasons"] == {"no toolchain for go": 1}
 
 
 @pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")

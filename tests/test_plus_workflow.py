@@ -9,11 +9,11 @@ from conftest import run_snakemake
 from magicoder_repro.jsonl import read_jsonl
 
 PLUS = "results/data/plus"
-CHECKED = ["python", "cpp", "java", "php", "rust", "shell"]
+CHECKED = ["python", "cpp", "java", "php", "rust", "shell", "typescript"]
 # What the demo pack's recorded tests (data/demo/answers/tests/) find, per language.
 OUTCOMES = {"python": {"passed": 12, "failed": 2, "timeout": 1}, "cpp": {"passed": 4, "failed": 1},
             "java": {"passed": 5, "failed": 1}, "php": {"passed": 4, "failed": 2}, "rust": {"passed": 4, "failed": 1},
-            "shell": {"passed": 4, "failed": 1}}
+            "shell": {"passed": 4, "failed": 1}, "typescript": {"passed": 5, "failed": 1}}
 
 
 def test_plus_stages_chain_after_substring_decontamination(workdir):
@@ -56,6 +56,7 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
     assert "Read-only file system: '/var/tmp/" in removed[("python", 15)]["stderr"]  # writes outside
     assert "could not download" in removed[("php", 2)]["stderr"]  # no network
     assert "error[E0599]" in removed[("rust", 1)]["stderr"]  # the test calls a method that does not exist
+    assert "error TS2344" in removed[("typescript", 2)]["stderr"]  # the solution's own bus does not type-check
     swift = json.loads((workdir / f"{PLUS}/execution/swift.json").read_text())
     assert swift["checked"] == 0 and swift["kept"] == swift["not_checked"] == swift["input"] > 0
     assert swift["not_checked_reasons"] == {"not in curation.execution_filter.languages": swift["input"]}

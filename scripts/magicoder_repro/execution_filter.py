@@ -11,7 +11,7 @@ The solution's code blocks in the record's language, joined, and the tests make 
 and run with the language's toolchain (sandbox.TOOLCHAINS, the evaluation image's) in the evaluation
 sandbox (no network, read-only root, private /tmp, limits). It passes when it exits 0 before the
 timeout, compilation included. A program without tests still runs if it can run by itself (a crash
-fails it) and counts as `untested`; one that cannot (C++, Java or Rust without a main, a shell script
+fails it) and counts as `untested`; one that cannot (C++, C#, Java or Rust without a main, a shell script
 waiting for its arguments) is only compiled or parsed. Untested records are kept with
 `keep_untested` only. Records of other languages, or whose toolchain is missing, pass through as
 `not_checked`, counted with the reason.
@@ -47,7 +47,35 @@ class Language:
     build_only: str | None = None    # compiles or parses a program that cannot run by itself
     solution_file: str | None = None  # the solution is this script, which the tests run
     imports: str | None = None       # an import that must not repeat: dropped from the tests if the solution has it
+    support: tuple = ()              # (file name, text): written beside the program
 
+
+# Debian packages no @types/node: without it tsc knows neither require nor Node's modules.
+TS_NODE = """declare module "*";
+declare var require: any, module: any, exports: any, process: any, Buffer: any, __dirname: string, __filename: string;
+"""
+CS_MAIN = r"\bstatic\s+((?:async\s+)?[\w<>]+)\s+Main\s*\("
+# Mono's Debug.Assert only writes a message and goes on: this listener, appended to the program and
+# installed by the config, makes a failed one end the program with status 1.
+CS_ASSERT = """
+sealed class ExecutionFilterAssert : System.Diagnostics.TraceListener
+{
+    public override void Write(string message) { }
+    public override void WriteLine(string message) { }
+    public override void Fail(string message, string detail)
+    {
+        System.Console.Error.WriteLine("Debug.Assert failed: " + message + " " + detail);
+        System.Environment.Exit(1);
+    }
+}
+"""
+CS_CONFIG = """<?xml version="1.0"?>
+<configuration>
+  <system.diagnostics>
+    <trace><listeners><clear/><add name="fail" type="ExecutionFilterAssert, prog"/></listeners></trace>
+  </system.diagnostics>
+</configuration>
+"""
 
 LANGUAGES = {
     "python": Language(
@@ -83,12 +111,28 @@ LANGUAGES = {
         "(bash solution.sh ...) with the arguments, input and environment each check needs; exit 1 when a "
         "check fails.",
         build_only="bash -n prog.sh", solution_file="solution.sh"),
+    "typescript": Language(
+        "TypeScript", frozenset({"typescript", "ts"}),
+        "it is appended to the solution's code in one file, compiled with tsc 4.8 (not strict, ES2020, "
+        "CommonJS, esModuleInterop; Node's modules are typed `any`) and run with Node.js; check with "
+        "`import assert from \"assert\"`.",
+        asserts=r"(?<!console\.)\bassert(?:\.\w+)?\s*\(", imports=r"import\s", support=(("node.d.ts", TS_NODE),)),
+    "csharp": Language(
+        "C#", frozenset({"csharp", "cs", "c#"}),
+        "it goes into one file with the solution's code (using directives are moved to the top), compiled "
+        "with Mono's mcs (C# 7) and run with mono; write your own static void Main() (a Main in the "
+        "solution is renamed) and check with System.Diagnostics.Debug.Assert (it is on, and a failed one "
+        "ends the program).",
+        asserts=r"\b(?:Debug|Trace)\.Assert\s*\(", main=CS_MAIN, solution_main=(CS_MAIN, r"static \1 SolutionMain("),
+        build_only="mcs -d:DEBUG -target:library -out:prog.dll prog.cs",
+        support=(("prog.exe.config", CS_CONFIG),)),
     "swift": Language(
         "Swift", frozenset({"swift"}),
         "it is appended to the solution's code in one file, built with swiftc and run; check with assert().",
         asserts=r"\b(?:assert|precondition)\s*\("),
 }
 PHP_TAG = re.compile(r"^[ \t]*<\?php\b|\?>[ \t]*$", re.M)
+CS_USING = re.compile(r"^using\s+(?:static\s+)?[\w.]+(?:\s*=\s*[^;\n]+)?;[ \t]*\n?", re.M)
 JAVA_IMPORT = re.compile(r"^[ \t]*(?:import|package)\s[^;]*;[ \t]*\n?", re.M)
 # Top-level types start in column 0 in formatted code (nested ones are indented).
 JAVA_TYPE = re.compile(r"^(?:public\s+)?((?:(?:abstract|final|sealed|non-sealed|strictfp)\s+)*"
@@ -161,7 +205,10 @@ def assemble(lang: str, solution: str, tests: str | None) -> dict[str, str]:
         program = "<?php\n" + PHP_TAG.sub("", program)
     elif lang == "java":
         program = java_program(program)
-    return {name: program}
+    elif lang == "csharp":  # using directives must precede every declaration
+        usings = dict.fromkeys(m.strip() for m in CS_USING.findall(program))
+        program = "\n".join([*usings, "", CS_USING.sub("", program), CS_ASSERT])
+    return {name: program, **dict(spec.support)}
 
 
 def runs_alone(lang: str, program: str) -> bool:

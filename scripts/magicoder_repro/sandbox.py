@@ -42,6 +42,9 @@ class Toolchain(NamedTuple):
 
 # As bigcode-evaluation-harness's MultiPL-E containers run programs; the evaluation image installs all
 # but swiftc (containers/eval/Dockerfile). PHP compiles assert() out by default (zend.assertions -1).
+# TypeScript and C# (Debian's tsc 4.8 and Mono's mcs, which reads C# up to 7) serve the execution filter
+# only: MultiPL-E names them ts and cs, which stay unaliased. *.ts takes in declaration files beside
+# the program; -d:DEBUG keeps Debug.Assert, which prog.exe.config can make fatal.
 TOOLCHAINS = {
     "python": Toolchain("prog.py", "python3", "python3 -I prog.py"),
     "cpp": Toolchain("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp && ./prog"),
@@ -51,6 +54,9 @@ TOOLCHAINS = {
     "rust": Toolchain("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs && ./prog"),
     "shell": Toolchain("prog.sh", "bash", "bash prog.sh"),
     "swift": Toolchain("prog.swift", "swiftc", "swiftc -o prog prog.swift && ./prog"),
+    "typescript": Toolchain("prog.ts", "tsc", "tsc --target es2020 --module commonjs --esModuleInterop "
+                                             "--outDir out *.ts && node out/prog.js"),
+    "csharp": Toolchain("prog.cs", "mcs", "mcs -d:DEBUG -out:prog.exe prog.cs && mono prog.exe"),
 }
 ALIASES = {"javascript": "js", "rs": "rust", "c++": "cpp", "sh": "shell", "bash": "shell"}  # MultiPL-E's names
 

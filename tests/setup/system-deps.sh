@@ -6,6 +6,7 @@ want=(bubblewrap
       docker.io debootstrap                  # tests/test_containers.py: real dockerd, local base image
       chromium                               # tests/test_report.py: renders the HTML report headless
       default-jdk-headless nodejs g++ php-cli rustc   # tests/test_eval_benchmarks.py: MultiPL-E toolchains (no Swift in Debian)
+      node-typescript mono-mcs mono-runtime           # tests/test_plus_execution_filter.py: TypeScript, C#
 )
 missing=()
 for pkg in "${want[@]}"; do
