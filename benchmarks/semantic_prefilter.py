@@ -191,7 +191,7 @@ def main():
 
     records = speed_corpus(a.records, rng)
     start = time.perf_counter()
-    best = static_prefilter.best_cosines(static, records, benchmark_texts, length)
+    best = sd.static_cosines(static, records, benchmark_texts, length)
     static_seconds = time.perf_counter() - start
     candidates = [r for r, s in zip(records, best) if s >= prefilter["threshold"]]
     sample = rng.sample(candidates, min(a.full_sample, len(candidates)))
@@ -213,7 +213,7 @@ def main():
     for name in SETS:
         texts = sets[name]
         hits = full[name] = sd.nearest(sd.embed(model, texts, settings["batch_size"]), corpus)[1] >= settings["threshold"]
-        cheap = static_prefilter.best_cosines(static, texts, benchmark_texts, length)
+        cheap = sd.static_cosines(static, texts, benchmark_texts, length)
         cells = [f"{int((hits & (cheap >= t)).sum()):>4d}/{int(hits.sum()):<4d} {np.mean(cheap >= t):6.1%}" for t in thresholds]
         lowest = f"  lowest static cosine of a hit {cheap[hits].min():.3f}" if hits.any() else ""
         print(f"{name:13s} {len(texts):6d} {int(hits.sum()):5d}  " + "      ".join(cells) + lowest)

@@ -112,6 +112,14 @@ def nearest(queries: np.ndarray, corpus: np.ndarray, chunk: int = 8192) -> tuple
     return best_index, best_score
 
 
+def static_cosines(static, texts: list[str], benchmark_texts: list[str], max_length: int) -> np.ndarray:
+    """Each text's highest static-model cosine to any benchmark text (the prefilter's score)."""
+    if not texts:
+        return np.empty(0, dtype=np.float32)
+    embed_static = functools.partial(static_prefilter.embed, static, max_length=max_length)
+    return nearest(embed_static(texts), embed_static(benchmark_texts))[1]
+
+
 def problem_text(record: dict, columns: list[str]) -> str:
     return "\n\n".join(record[c] for c in columns)
 
@@ -145,7 +153,7 @@ class Judge:
         """Indices of the texts the full model judges, and every text's best static cosine (None: no prefilter)."""
         if self.static is None:
             return list(range(len(texts))), None
-        static = static_prefilter.best_cosines(self.static, texts, [p[2] for p in self.problems], self.max_seq_length)
+        static = static_cosines(self.static, texts, [p[2] for p in self.problems], self.max_seq_length)
         return [i for i, s in enumerate(static) if s >= self.prefilter["threshold"]], static
 
     def __call__(self, records, columns):

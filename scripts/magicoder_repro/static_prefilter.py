@@ -49,15 +49,6 @@ def embed(model, texts: list[str], max_length: int) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def best_cosines(model, texts: list[str], benchmark_texts: list[str], max_length: int, chunk: int = 8192) -> np.ndarray:
-    """Each text's highest static cosine to any benchmark text."""
-    corpus = embed(model, benchmark_texts, max_length)
-    best = np.empty(len(texts), dtype=np.float32)
-    for start in range(0, len(texts), chunk):
-        best[start : start + chunk] = (embed(model, texts[start : start + chunk], max_length) @ corpus.T).max(axis=1)
-    return best
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description="Distil the static prefilter model of semantic decontamination.")
     p.add_argument("--settings", required=True, help='{"model": semantic_decontamination.model, "pca_dims": ...} as JSON')
