@@ -90,3 +90,15 @@ def test_ds1000_sample_runs_with_self_check(tmp_path):
     assert result["per_task"] == {"0": [True, False], "1": [True, False]}
     assert result["self_check"]["canonical_pass_rate"] == 1.0 and result["self_check"]["broken_pass_rate"] == 0.0
     assert result["pass@1"] == 0.5 and result["generation"]["temperature"] == 0.2
+
+
+def test_multipl_e_language_without_toolchain_is_not_run(tmp_path):
+    """A MultiPL-E language the toolchain table lacks (here Lua) is reported as not run, never scored 0."""
+    row = json.loads((FIXTURES / "multiple" / "humaneval-java.jsonl").read_text().splitlines()[0])
+    dataset = tmp_path / "humaneval-lua.jsonl"
+    dataset.write_text(json.dumps({**row, "language": "lua"}) + "\n")
+    bench = {"benchmark": "multipl-e-lua", "kind": "multipl-e", "dataset": str(dataset), "max_new_tokens": 64, "parallel": 2}
+    samples = write_samples(tmp_path / "s.jsonl", [{"task_id": eb.load_tasks(bench)[0]["task_id"], "solution": "x"}])
+    result = eval_score.score(bench, samples, {"runtime": "bwrap"})
+    assert result["status"] == "not run" and result["scores"] is None
+    assert result["reason"] == "no toolchain for MultiPL-E language 'lua'"

@@ -180,10 +180,15 @@ def run_programs(programs: list[tuple[str, str, str]], box: dict, timeout: float
 def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
     rows = eval_benchmarks.select(eval_benchmarks.read_hub_or_local(bench), bench)
     if kind == "multipl-e":
-        name, tool, cmd = sandbox.toolchain(rows[0]["language"])
-        if shutil.which(tool) is None:  # e.g. Swift, not packaged in Debian: "not run", never 0
-            return {"status": "not run", "reason": f"toolchain {tool!r} not found", "scores": None,
+        language = rows[0]["language"]
+        toolchain = sandbox.toolchain(language)
+        # No way to run it here (e.g. Swift, not packaged in Debian): "not run" with the reason, never 0.
+        reason = (f"no toolchain for MultiPL-E language {language!r}" if toolchain is None
+                  else None if shutil.which(toolchain.tool) else f"toolchain {toolchain.tool!r} not found")
+        if reason:
+            return {"status": "not run", "reason": reason, "scores": None,
                     "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}
+        name, tool, cmd = toolchain
         ids = [r["name"] for r in rows]
         make = {r["name"]: (lambda sol, r=r: (name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
         canonical = None  # MultiPL-E ships no reference solutions
