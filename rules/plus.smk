@@ -40,7 +40,9 @@ rule semantic_decontaminate:
         f"{RESULTS}/logs/plus/semantic_decontaminate.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/semantic_decontaminate.tsv"
-    threads: 2
+    # Embedding scales with cores (BENCHMARKS.md: 185K records in 34 min on 2, 9-22 on 8); Snakemake
+    # gives a rule at most --cores, and under SLURM the profile's cpus_per_task.
+    threads: 8
     shell:
         "OMP_NUM_THREADS={threads} python -m magicoder_repro.semantic_decontaminate --input {input.data:q} "
         "--settings {params.settings:q} --decontamination {params.decontamination:q} "
@@ -84,7 +86,7 @@ rule execution_filter:
         f"{RESULTS}/logs/plus/execution_filter/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/execution_filter/{{lang}}.tsv"
-    threads: 2
+    threads: config["curation"].get("execution_filter", {}).get("workers", 2)
     shell:
         "python -m magicoder_repro.execution_filter --input {input.records:q} --settings {params.settings:q} "
         "--sandbox {params.sandbox:q} {params.tests} --kept {output.kept:q} --removed {output.removed:q} "

@@ -105,6 +105,18 @@ def test_rescore_margin_sets_what_float32_sees(tmp_path):
         run_semantic(tmp_path, "bad", records, precision="int8")
 
 
+def test_auto_device_and_precision_without_an_accelerator():
+    """On a machine with no CUDA or MPS, `device: auto` is the CPU; bfloat16 is timed only where oneDNN has it."""
+    import torch
+
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("this machine has an accelerator")
+    judge = semantic_decontaminate.Judge([], {"threshold": 0.7, "device": "auto", "precision": "auto"})
+    assert judge.device == "cpu"
+    assert judge.precision == ("auto" if semantic_decontaminate.native_bfloat16("cpu") else "float32")
+    assert not semantic_decontaminate.native_bfloat16("mps")
+
+
 def test_ngram_report_finds_reworded_copies(tmp_path):
     """A benchmark statement with changed spacing slips past substrings; word n-grams see it."""
     docstring = semantic_decontaminate.statement(humaneval_docstring(read_problems()["HumanEval/12"]["prompt"]))

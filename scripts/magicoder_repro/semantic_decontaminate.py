@@ -88,20 +88,24 @@ def model_path(name: str) -> str:
 
 
 def resolve_device(device: str) -> str:
+    """`auto`: the accelerator sentence-transformers would pick (CUDA, Apple's MPS, ...), else the CPU."""
     if device == "auto":
-        import torch
+        from sentence_transformers.util import get_device_name
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return get_device_name()
     return device
 
 
 def native_bfloat16(device: str) -> bool:
+    """Whether `auto` should time bfloat16 at all: CUDA with bfloat16, or a CPU whose oneDNN has it."""
     import torch
 
     if device.startswith("cuda"):
         return torch.cuda.is_bf16_supported()
-    # oneDNN's own check for AVX512-BF16 / AMX (emulated bfloat16 is far slower); torch has no public one.
-    return getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+    if device == "cpu":
+        # oneDNN's own check for AVX512-BF16 / AMX (emulated bfloat16 is far slower); torch has no public one.
+        return getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()
+    return False  # MPS and others: float32 unless the config asks otherwise
 
 
 @functools.lru_cache(maxsize=4)
