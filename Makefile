@@ -21,7 +21,9 @@ system-deps:
 run: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) $(ARGS)
 
-test: setup system-deps
+# The venv (pip) and the Debian packages (apt) install side by side: on a fresh machine both take minutes.
+test:
+	$(MAKE) --no-print-directory -j2 setup system-deps
 	PATH=$(abspath $(VENV))/bin:$$PATH OMP_NUM_THREADS=1 pytest $(ARGS)
 
 lint: setup

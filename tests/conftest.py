@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -13,6 +14,42 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # What a workflow run needs from the repository; linked, so the tests run the code as it is.
 WORKFLOW_ENTRIES = ["Snakefile", "rules", "scripts", "schemas", "prompts", "data", "configs", "profiles", "containers", "report", "config.yaml"]
+
+
+IMAGE_TESTS = "test_containers.py"
+IMAGE_BUILD = pytest.StashKey[tuple[subprocess.Popen, Path]]()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The container tests go last, and their images start building now, in the background: on a fresh
+    machine that is minutes of debootstrap, apt and pip that the other tests overlap."""
+    image_tests = [item for item in items if item.path.name == IMAGE_TESTS]
+    if image_tests:
+        items[:] = [item for item in items if item.path.name != IMAGE_TESTS] + image_tests
+        log = Path(tempfile.mkstemp(prefix="build-images-", suffix=".log")[1])
+        build = subprocess.Popen(["bash", str(REPO / "tests/setup/build-images.sh")], stdout=subprocess.PIPE,
+                                 stderr=log.open("w"), text=True, start_new_session=True)
+        config.stash[IMAGE_BUILD] = (build, log)
+
+
+def pytest_unconfigure(config):
+    """A session that ends before the container tests (-x, Ctrl-C) stops the build it started."""
+    build, _ = config.stash.get(IMAGE_BUILD, (None, None))
+    if build is not None and build.poll() is None:
+        os.killpg(build.pid, 15)
+        build.wait()
+
+
+@pytest.fixture(scope="session")
+def images(pytestconfig) -> dict:
+    """{"data": ref, "eval": ref} once the build started at collection has finished."""
+    if IMAGE_BUILD not in pytestconfig.stash:
+        pytest.fail(f"the image build starts when {IMAGE_TESTS} is collected")
+    build, log = pytestconfig.stash[IMAGE_BUILD]
+    out, _ = build.communicate(timeout=2400)
+    if build.returncode:
+        pytest.fail(f"tests/setup/build-images.sh exited {build.returncode}:\n{log.read_text()[-5000:]}")
+    return dict(line.split("=", 1) for line in out.splitlines())
 
 
 @pytest.fixture

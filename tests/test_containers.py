@@ -2,7 +2,6 @@
 pinned lock files on a debootstrap base) give the same results as outside them; a missing or unpinned
 image is a clear error."""
 import gzip
-import hashlib
 import json
 import os
 import subprocess
@@ -10,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, result_digests, run_snakemake
 from eval_helpers import HUMANEVAL, evalplus_cache  # noqa: F401
 from test_sandbox import score_escape_attempts
 
 DATA_TARGETS = ["results/sft/stage1.jsonl", "results/sft/stage2.jsonl"]
-NOT_COMPARED = ("logs", "benchmarks", "provenance")  # timings and run records, not stage outputs
 
 
 def sh(*cmd, **kw):
@@ -23,27 +21,14 @@ def sh(*cmd, **kw):
 
 
 @pytest.fixture(scope="session")
-def data_image():
-    """Start dockerd if needed and build the data image (both cached by content: a rerun takes seconds)."""
-    sh("bash", str(REPO / "tests/setup/start-docker.sh"), timeout=120)
-    base = sh(str(REPO / "containers/build-base.sh"), timeout=900)
-    return sh(str(REPO / "containers/build.sh"), "data", env={**os.environ, "BASE": base}, timeout=900)
+def data_image(images):
+    return images["data"]
 
 
 @pytest.fixture(scope="session")
-def eval_image(data_image):
-    """The evaluation image, scoring-only (no torch on the Debian base), after the data image built the base."""
-    base = sh(str(REPO / "containers/build-base.sh"))
-    return sh(str(REPO / "containers/build.sh"), "eval", env={**os.environ, "BASE": base}, timeout=1200)
-
-
-def output_digests(workdir: Path) -> dict:
-    results = workdir / "results"
-    return {
-        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(results.rglob("*"))
-        if p.is_file() and p.relative_to(results).parts[0] not in NOT_COMPARED
-    }
+def eval_image(images):
+    """Scoring-only (no torch on the Debian base)."""
+    return images["eval"]
 
 
 def docker_config(workdir: Path, **images: str) -> str:
@@ -59,7 +44,7 @@ def test_data_stages_in_image_match_outside(workdir, tmp_path, data_image):
         (outside / entry.name).symlink_to(entry.resolve())
     run_snakemake(outside, *DATA_TARGETS)
     run_snakemake(workdir, *DATA_TARGETS, "--configfile", docker_config(workdir, data=data_image))
-    inside, reference = output_digests(workdir), output_digests(outside)
+    inside, reference = result_digests(workdir), result_digests(outside)
     assert "sft/stage1.jsonl" in reference and len(reference) > 10
     assert inside == reference
 
