@@ -49,6 +49,7 @@ def images(pytestconfig) -> dict:
     out, _ = build.communicate(timeout=2400)
     if build.returncode:
         pytest.fail(f"tests/setup/build-images.sh exited {build.returncode}:\n{log.read_text()[-5000:]}")
+    log.unlink()
     return dict(line.split("=", 1) for line in out.splitlines())
 
 

@@ -166,6 +166,16 @@ def test_compiled_and_script_languages_run_with_the_teachers_tests(tmp_path):
     assert summary["pass_rate"] == 0.5 and summary["not_checked"] == 0
 
 
+def test_the_build_has_its_own_time_limit(tmp_path):
+    """timeout_s limits the program's run, compile_timeout_s its build: a 1 s run limit does not cover g++."""
+    solution = fenced("#include <cassert>\nint twice(int x) { return 2 * x; }\nint main() { assert(twice(2) == 4); }", "cpp")
+    cpp = {**SETTINGS, "languages": ["cpp"], "timeout_s": 1}
+    summary, kept, _ = run_filter(tmp_path / "roomy", [record(0, solution, "cpp")], {**cpp, "compile_timeout_s": 60})
+    assert kept == [0] and summary["outcomes"] == {"passed": 1}
+    summary, _, removed = run_filter(tmp_path / "tight", [record(0, solution, "cpp")], {**cpp, "compile_timeout_s": 0.05})
+    assert removed[0]["outcome"] == "timeout" and summary["outcomes"] == {"timeout": 1}
+
+
 def test_typescript_and_csharp_run_with_the_teachers_tests(tmp_path):
     ts = fenced('import { EOL } from "os";\n\nexport function lines(text: string): string[] {\n'
                 '  return text.split(EOL).filter((l) => l.length > 0);\n}', "typescript")

@@ -188,7 +188,7 @@ def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
         if reason:
             return {"status": "not run", "reason": reason, "scores": None,
                     "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}
-        name, tool, cmd = toolchain
+        name, cmd = toolchain.file, toolchain.command
         ids = [r["name"] for r in rows]
         make = {r["name"]: (lambda sol, r=r: (name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
         canonical = None  # MultiPL-E ships no reference solutions

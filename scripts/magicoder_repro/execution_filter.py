@@ -9,8 +9,8 @@ come from (`tests`):
   both      the teacher's tests where it wrote some, else the solution's asserts
 The solution's code blocks in the record's language, joined, and the tests make one program, built
 and run with the language's toolchain (sandbox.TOOLCHAINS, the evaluation image's) in the evaluation
-sandbox (no network, read-only root, private /tmp, limits). It passes when it exits 0 before the
-timeout, compilation included. A program without tests still runs if it can run by itself (a crash
+sandbox (no network, read-only root, private /tmp, limits). It passes when it builds within
+`compile_timeout_s` and then exits 0 within `timeout_s`. A program without tests still runs if it can run by itself (a crash
 fails it) and counts as `untested`; one that cannot (C++, C#, Java or Rust without a main, a shell script
 waiting for its arguments) is only compiled or parsed. Untested records are kept with
 `keep_untested` only. Records of other languages, or whose toolchain is missing, pass through as
@@ -234,14 +234,20 @@ def check(record: dict, tests: str | None, settings: dict, sandbox_cfg: dict) ->
         return {"outcome": "no_code"}
     files = assemble(lang, solution, tests)
     toolchain = sandbox.toolchain(lang)
-    command = toolchain.command
+    build, run = toolchain.build, toolchain.run
     tested = bool(tests) or (settings.get("tests", "solution") != "teacher" and has_asserts(solution, lang))
     if not tests and not runs_alone(lang, files[toolchain.file]):
-        command, tested = LANGUAGES[lang].build_only, False
+        build, run, tested = LANGUAGES[lang].build_only, "", False
+    # The compiler gets its own time limit: a slow or busy machine must not turn a build into a timeout.
+    steps = [(cmd, timeout) for cmd, timeout in ((build, settings.get("compile_timeout_s", 60)),
+                                                  (run, settings.get("timeout_s", 10))) if cmd]
     with tempfile.TemporaryDirectory(prefix="exec-filter-") as work:
         for name, text in files.items():
             Path(work, name).write_text(text, encoding="utf-8")
-        proc = sandbox.run(["bash", "-c", command], work, sandbox_cfg, timeout=settings.get("timeout_s", 10))
+        for cmd, timeout in steps:
+            proc = sandbox.run(["bash", "-c", cmd], work, sandbox_cfg, timeout=timeout)
+            if proc.returncode != 0:
+                break
     found = {"tests": tests} if tests else {}
     # PHP reports its errors on stdout; file names lose the random work directory (stable outputs).
     output = (proc.stderr.strip() or proc.stdout).replace(f"{Path(work).resolve()}/", "")[-500:]

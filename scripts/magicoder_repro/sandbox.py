@@ -35,9 +35,15 @@ def toolchains() -> tuple[list[Path], dict]:
 
 
 class Toolchain(NamedTuple):
-    file: str     # the program's file name
-    tool: str     # the executable it needs; where it is missing the language is not run
-    command: str  # shell command in the program's directory: build and run it; exit status 0 = pass
+    file: str   # the program's file name
+    tool: str   # the executable it needs; where it is missing the language is not run
+    build: str  # shell command in the program's directory that compiles it ("": nothing to compile)
+    run: str    # shell command that runs it; exit status 0 = pass
+
+    @property
+    def command(self) -> str:
+        """Build, then run, as one shell command."""
+        return f"{self.build} && {self.run}" if self.build else self.run
 
 
 # As bigcode-evaluation-harness's MultiPL-E containers run programs; the evaluation image installs all
@@ -46,17 +52,17 @@ class Toolchain(NamedTuple):
 # only: MultiPL-E names them ts and cs, which stay unaliased. *.ts takes in declaration files beside
 # the program; -d:DEBUG keeps Debug.Assert, which prog.exe.config can make fatal.
 TOOLCHAINS = {
-    "python": Toolchain("prog.py", "python3", "python3 -I prog.py"),
-    "cpp": Toolchain("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp && ./prog"),
-    "java": Toolchain("Problem.java", "javac", "javac -d . Problem.java && java -ea -cp . Problem"),
-    "js": Toolchain("prog.js", "node", "node prog.js"),
-    "php": Toolchain("prog.php", "php", "php -d zend.assertions=1 prog.php"),
-    "rust": Toolchain("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs && ./prog"),
-    "shell": Toolchain("prog.sh", "bash", "bash prog.sh"),
-    "swift": Toolchain("prog.swift", "swiftc", "swiftc -o prog prog.swift && ./prog"),
+    "python": Toolchain("prog.py", "python3", "", "python3 -I prog.py"),
+    "cpp": Toolchain("prog.cpp", "g++", "g++ -std=c++17 -o prog prog.cpp", "./prog"),
+    "java": Toolchain("Problem.java", "javac", "javac -d . Problem.java", "java -ea -cp . Problem"),
+    "js": Toolchain("prog.js", "node", "", "node prog.js"),
+    "php": Toolchain("prog.php", "php", "", "php -d zend.assertions=1 prog.php"),
+    "rust": Toolchain("prog.rs", "rustc", "rustc --edition 2021 -o prog prog.rs", "./prog"),
+    "shell": Toolchain("prog.sh", "bash", "", "bash prog.sh"),
+    "swift": Toolchain("prog.swift", "swiftc", "swiftc -o prog prog.swift", "./prog"),
     "typescript": Toolchain("prog.ts", "tsc", "tsc --target es2020 --module commonjs --esModuleInterop "
-                                             "--outDir out *.ts && node out/prog.js"),
-    "csharp": Toolchain("prog.cs", "mcs", "mcs -d:DEBUG -out:prog.exe prog.cs && mono prog.exe"),
+                                             "--outDir out *.ts", "node out/prog.js"),
+    "csharp": Toolchain("prog.cs", "mcs", "mcs -d:DEBUG -out:prog.exe prog.cs", "mono prog.exe"),
 }
 ALIASES = {"javascript": "js", "rs": "rust", "c++": "cpp", "sh": "shell", "bash": "shell"}  # MultiPL-E's names
 
