@@ -167,12 +167,17 @@ def test_compiled_and_script_languages_run_with_the_teachers_tests(tmp_path):
 
 
 def test_the_build_has_its_own_time_limit(tmp_path):
-    """timeout_s limits the program's run, compile_timeout_s its build: a 1 s run limit does not cover g++."""
-    solution = fenced("#include <cassert>\nint twice(int x) { return 2 * x; }\nint main() { assert(twice(2) == 4); }", "cpp")
-    cpp = {**SETTINGS, "languages": ["cpp"], "timeout_s": 1}
-    summary, kept, _ = run_filter(tmp_path / "roomy", [record(0, solution, "cpp")], {**cpp, "compile_timeout_s": 60})
+    """timeout_s limits the program's run, compile_timeout_s its build. Instantiating std::regex takes g++
+    seconds (3.7 s on this machine), so a 1 s run limit that also covered the build would time it out."""
+    solution = fenced("#include <cassert>\n#include <regex>\n"
+                      "bool ok(const char* s) { return std::regex_match(s, std::regex(\"a+b\")); }\n"
+                      "int main() { assert(ok(\"aab\")); }", "cpp")
+    cpp = {**SETTINGS, "languages": ["cpp"]}
+    summary, kept, _ = run_filter(tmp_path / "slow-build", [record(0, solution, "cpp")],
+                                  {**cpp, "timeout_s": 1, "compile_timeout_s": 60})
     assert kept == [0] and summary["outcomes"] == {"passed": 1}
-    summary, _, removed = run_filter(tmp_path / "tight", [record(0, solution, "cpp")], {**cpp, "compile_timeout_s": 0.05})
+    summary, _, removed = run_filter(tmp_path / "build-limit", [record(0, solution, "cpp")],
+                                     {**cpp, "timeout_s": 60, "compile_timeout_s": 0.05})
     assert removed[0]["outcome"] == "timeout" and summary["outcomes"] == {"timeout": 1}
 
 

@@ -10,9 +10,9 @@ come from (`tests`):
 The solution's code blocks in the record's language, joined, and the tests make one program, built
 and run with the language's toolchain (sandbox.TOOLCHAINS, the evaluation image's) in the evaluation
 sandbox (no network, read-only root, private /tmp, limits). It passes when it builds within
-`compile_timeout_s` and then exits 0 within `timeout_s`. A program without tests still runs if it can run by itself (a crash
-fails it) and counts as `untested`; one that cannot (C++, C#, Java or Rust without a main, a shell script
-waiting for its arguments) is only compiled or parsed. Untested records are kept with
+`compile_timeout_s` and then exits 0 within `timeout_s`. A program without tests still runs if it can
+run by itself (a crash fails it) and counts as `untested`; one that cannot (C++, C#, Java or Rust
+without a main, a shell script waiting for its arguments) is only compiled or parsed. Untested records are kept with
 `keep_untested` only. Records of other languages, or whose toolchain is missing, pass through as
 `not_checked`, counted with the reason.
 """

