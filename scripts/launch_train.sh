@@ -24,6 +24,7 @@ if (( gpus == 0 )); then
     export ACCELERATE_USE_CPU=true
 fi
 config="$here/configs/accelerate/$backend.yaml"
+export MAGICODER_ACCELERATE_CONFIG=$config  # train.py names it when it contradicts train.precision
 logs=()
 if [[ -n "${RANK_LOG_DIR:-}" ]]; then
     logs=(--log_dir "$RANK_LOG_DIR" --tee 3)

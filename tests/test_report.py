@@ -165,7 +165,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
         inputs["train_logs"] = {}
         for stage, start_loss in (("stage1", 3.0), ("stage2", 2.0)):
             path = res / f"train/{stage}.log.jsonl"
-            rows = [{"event": "start", "step": 0, "max_steps": 8}]
+            rows = [{"event": "start", "step": 0, "max_steps": 8}, PRECISION_EVENT]
             rows += [{"step": s, "epoch": s / 4, "loss": start_loss / s, "learning_rate": 1e-3 * (1 - s / 8),
                       "tokens_seen": 500 * s, "tokens_per_s": 900.0 + 10 * s} for s in range(1, 9)]
             write_jsonl(path, rows)
@@ -190,6 +190,12 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
     for lang, secs in (("python", 1.5), ("rust", 0.5)):
         (bench / f"{lang}.tsv").write_text(f"s\th:m:s\tmax_rss\n{secs}\t0:00:01\t120.5\n")
     return inputs
+
+
+PRECISION_EVENT = {"event": "precision", "precision": "bf16", "param_dtype": "bfloat16", "compute_dtype": "bfloat16",
+                   "grad_dtype": "bfloat16", "reduce_dtype": "bfloat16", "optimizer_state_dtype": "float32",
+                   "launcher": "ddp", "world_size": 2,
+                   "observed": {"param_dtypes": ["bfloat16"], "optimizer_state_dtypes": ["float32"]}}
 
 
 def make_report(root: Path, inputs: dict) -> Path:
@@ -228,6 +234,14 @@ def test_pass_at_1_pairs_evalplus_variants_and_published_rows(tmp_path):
     assert evaluation["not_run"] == [{"model": "stage2", "benchmark": "multipl-e-swift",
                                       "reason": "toolchain 'swiftc' not found"}]
     assert report.column_name("MultiPL-E_rust", "multipl-e") == "multipl-e-rs"
+
+
+def test_training_shows_the_precision_policy_of_each_stage(tmp_path):
+    training = report.training(build_results(tmp_path))
+    assert training["stages"]["stage1"]["precision"]["launcher"] == "ddp"
+    page = make_report(tmp_path, build_results(tmp_path)).read_text()
+    assert ("precision bf16: weights bfloat16, compute bfloat16,\n    gradients reduced in bfloat16, "
+            "optimizer state float32; ddp x 2") in page
 
 
 def test_teacher_usage_counts_the_test_requests(tmp_path):

@@ -1,5 +1,6 @@
-"""Instruction tuning: the original masking token by token, equal loss of both batch layouts, clear
-errors before training, and resume after SIGTERM giving the weights of an uninterrupted run."""
+"""Instruction tuning: the original masking token by token (with and without a BOS token), equal loss
+of both batch layouts, clear errors before training, and resume after SIGTERM or SIGUSR1 giving the
+weights of an uninterrupted run."""
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import torch
 from magicoder_repro.prompt_format import prompt
 from magicoder_repro.sft_data import IGNORE_INDEX, PaddedCollator, encode, encode_records, packed_collator
 from magicoder_repro.tiny_model import build, corpus_texts
-from magicoder_repro.train import check_batch, train
+from magicoder_repro.train import check_batch, precision_policy, train
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = sorted((REPO / "data/demo/corpus").glob("*.jsonl")) or sorted((REPO / "scripts/magicoder_repro").glob("*.py"))
@@ -73,6 +74,30 @@ def test_labels_mask_the_prompt_token_by_token(tokenizer):
         assert tokenizer.eos_token_id not in short["labels"]
 
 
+def test_a_tokenizer_without_bos_trains_without_one(tmp_path, tiny, tokenizer):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    model = tmp_path / "no-bos"
+    shutil.copytree(tiny, model)
+    tokenizer.save_pretrained(model)
+    no_bos = AutoTokenizer.from_pretrained(model)
+    no_bos.bos_token = None
+    no_bos.save_pretrained(model)
+    no_bos = AutoTokenizer.from_pretrained(model)
+    assert no_bos.bos_token_id is None
+    r = RECORDS[0]
+    ex = encode(no_bos, r["instruction"], r["response"], max_length=10_000)
+    with_bos = encode(tokenizer, r["instruction"], r["response"], max_length=10_000)
+    assert None not in ex["input_ids"] and ex["input_ids"] == with_bos["input_ids"][1:]
+    assert ex["labels"] == with_bos["labels"][1:]
+    data = write_records(tmp_path / "d.jsonl", RECORDS)
+    train(str(model), str(data), str(tmp_path / "out"), str(tmp_path / "log.jsonl"), str(tmp_path / "scratch"),
+          {**SETTINGS, "epochs": 1})
+    assert [json.loads(l)["step"] for l in (tmp_path / "log.jsonl").read_text().splitlines() if '"loss"' in l] == [1, 2]
+
+
 def test_padding_free_batches_give_the_padded_loss(tiny, tokenizer):
     from transformers import AutoModelForCausalLM
 
@@ -91,15 +116,41 @@ def test_padding_free_batches_give_the_padded_loss(tiny, tokenizer):
 
 def test_global_batch_must_match():
     check_batch({"global_batch_size": 512, "per_device_batch_size": 2, "gradient_accumulation_steps": 128}, 2)
-    with pytest.raises(ValueError, match="global_batch_size 512 != .* x world size 1"):
+    with pytest.raises(ValueError, match=r"train.stages.<stage>.global_batch_size 512 != .* x world size 1 "
+                                         r"\(= 256; gradient_accumulation_steps 256 would match\)"):
         check_batch({"global_batch_size": 512, "per_device_batch_size": 2, "gradient_accumulation_steps": 128}, 1)
+    with pytest.raises(ValueError, match="world size x per_device_batch_size does not divide 512"):
+        check_batch({"global_batch_size": 512, "per_device_batch_size": 2, "gradient_accumulation_steps": 64}, 3)
 
 
-@pytest.mark.parametrize("case", ["missing_model", "empty_data", "too_long", "no_response_field"])
-def test_bad_input_fails_before_training(tmp_path, tiny, case):
+def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
+    """No such GPU here: the two CUDA queries answer as a V100 would (compute capability 7.0)."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "Tesla V100-SXM2-32GB")
+    for precision in ("bf16", "bf16-mixed", "auto"):
+        with pytest.raises(ValueError, match=r"train.precision '(bf16|bf16-mixed)' needs bfloat16, which Tesla V100"):
+            precision_policy(precision, "adafactor", on_gpu=True)
+    assert precision_policy("fp32", "adafactor", on_gpu=True)["param_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("case", ["missing_model", "empty_data", "too_long", "no_response_field", "batch",
+                                  "launcher_mixed_precision", "deepspeed_bf16"])
+def test_bad_input_fails_before_training(tmp_path, tiny, case, monkeypatch):
     data = write_records(tmp_path / "d.jsonl", RECORDS)
     model, settings = str(tiny), dict(SETTINGS)
-    if case == "missing_model":
+    fsdp_yaml, ds_yaml = (str(REPO / f"configs/accelerate/{b}.yaml") for b in ("fsdp", "deepspeed"))
+    if case == "batch":
+        settings["global_batch_size"], match = 3, "train.stages.<stage>.global_batch_size 3 != per_device_batch_size 1"
+    elif case == "launcher_mixed_precision":  # what `accelerate launch` exports for mixed_precision: bf16
+        monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+        monkeypatch.setenv("MAGICODER_ACCELERATE_CONFIG", fsdp_yaml)
+        match = "fsdp.yaml: mixed_precision 'bf16' contradicts train.precision 'fp32'; set mixed_precision: 'no'"
+    elif case == "deepspeed_bf16":
+        monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+        monkeypatch.setenv("MAGICODER_ACCELERATE_CONFIG", ds_yaml)
+        settings["precision"] = "bf16"
+        match = "train.precision 'bf16' .* contradicts train.distributed 'deepspeed' .*deepspeed.yaml"
+    elif case == "missing_model":
         model, match = str(tmp_path / "no-such-model"), "base model .* not found"
     elif case == "empty_data":
         data, match = write_records(tmp_path / "empty.jsonl", []), "no training records"
@@ -107,6 +158,12 @@ def test_bad_input_fails_before_training(tmp_path, tiny, case):
         settings["max_length"], match = 4096, "max_length 4096 exceeds .* max_position_embeddings 512"
     else:
         data, match = write_records(tmp_path / "bad.jsonl", [{"instruction": "x"}]), "record 1 has no string field 'response'"
+    import transformers.modeling_utils
+
+    def no_weights(*a, **k):
+        raise AssertionError("weights loaded before the bad input was found")
+
+    monkeypatch.setattr(transformers.modeling_utils.PreTrainedModel, "from_pretrained", no_weights)
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         train(model, str(data), str(tmp_path / "out"), str(tmp_path / "log.jsonl"), str(tmp_path / "scratch"), settings)
     assert not (tmp_path / "out").exists() and not list((tmp_path).glob("scratch/checkpoint-*"))

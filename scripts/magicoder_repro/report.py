@@ -251,16 +251,19 @@ def teacher(inputs: dict) -> dict:
 
 # -------------------------------------------------------------------------------------- training
 def training(inputs: dict) -> dict:
-    """Per stage: the logged steps (loss, learning rate, tokens/s) and how often the run resumed."""
+    """Per stage: the logged steps (loss, learning rate, tokens/s), how often the run resumed, and the
+    precision policy it trained under (dtypes, launcher, world size)."""
     stages = {}
     for stage, path in inputs.get("train_logs", {}).items():
         if not exists(path):
             continue
-        steps, resumes = [], 0
+        steps, resumes, precision = [], 0, None
         for r in iter_jsonl(path):
             if "loss" in r:
                 steps.append(r)
             resumes += r.get("event") == "resume"
+            if r.get("event") == "precision":
+                precision = {k: v for k, v in r.items() if k != "event"}
         rates = [s["tokens_per_s"] for s in steps if s.get("tokens_per_s")]
         stages[stage] = {
             "steps": steps,
@@ -270,6 +273,7 @@ def training(inputs: dict) -> dict:
             "last_loss": steps[-1]["loss"] if steps else None,
             "median_tokens_per_s": statistics.median(rates) if rates else None,
             "resumes": resumes,
+            "precision": precision,
         }
     return {"stages": stages} if stages else absent("training logs")
 

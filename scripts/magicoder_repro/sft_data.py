@@ -1,9 +1,10 @@
 """Instruction records -> token ids and labels, the way the original Magicoder training did it.
 
-The prompt (system line, instruction, `@@ Response` header) is tokenised on its own with BOS, the
-response on its own with EOS; the two are concatenated and cut at the maximum length, and the prompt's
-positions get label -100 so only the response and EOS are learned. Tokenising the two parts apart (not
-the joined text) is what the original did; it fixes where the loss starts.
+The prompt (system line, instruction, `@@ Response` header) is tokenised on its own with BOS (none
+where the tokenizer has none), the response on its own with EOS; the two are concatenated and cut at
+the maximum length, and the prompt's positions get label -100 so only the response and EOS are learned.
+Tokenising the two parts apart (not the joined text) is what the original did; it fixes where the loss
+starts.
 
 Batches come in two layouts with the same loss: right-padded rows (the original) or one padding-free
 row per batch whose sequences restart their positions (`DataCollatorWithFlattening`); the second spends
@@ -21,7 +22,8 @@ IGNORE_INDEX = -100
 
 def encode(tokenizer, instruction: str, response: str, max_length: int) -> dict:
     """input_ids and labels of one record: [BOS] prompt | response [EOS], truncated; prompt labels -100."""
-    prompt_ids = [tokenizer.bos_token_id] + tokenizer(prompt(instruction), add_special_tokens=False)["input_ids"]
+    bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    prompt_ids = bos + tokenizer(prompt(instruction), add_special_tokens=False)["input_ids"]
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]

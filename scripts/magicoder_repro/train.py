@@ -3,13 +3,20 @@
 The recipe is the original Magicoder one (magicoder.md §4) expressed as transformers `Trainer`
 arguments: Adafactor without relative step or parameter scaling, linear schedule with warmup, no
 clipping, bf16, seed 42, loss on the response only. The same module runs both stages (stage 2 starts
-from stage 1's output) on one CPU, one GPU, or many through `accelerate launch` (FSDP / DeepSpeed).
+from stage 1's output) on one CPU, one GPU, or many through `accelerate launch` (DDP / FSDP / DeepSpeed).
+
+Precision is `train.precision` alone (see `precision_policy`): this module loads the weights in the
+policy's dtype and applies autocast itself; accelerate's own mixed precision stays off, so no launcher
+changes a dtype (with it on, accelerate's FSDP2 path upcasts bf16 weights to fp32 master weights).
 
 Preemption: resumable checkpoints (weights, optimizer, scheduler, RNG, data position) go to a scratch
-directory beside the output every `save_steps`; SIGTERM saves one more and exits 143; a rerun resumes
-from the newest. Everything that can be wrong with the inputs is checked before the model is loaded.
+directory beside the output every `save_steps`; SIGTERM or SIGUSR1 (a SLURM `--signal` warning) ends the
+optimizer step under way, saves one more and exits 128 + the signal's number, so a scheduler retries;
+a rerun resumes from the newest. Everything that can be wrong with the inputs is checked before the
+model is loaded.
 """
 import argparse
+import contextlib
 import faulthandler
 import json
 import os
@@ -23,7 +30,14 @@ import torch
 
 from .sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
 
-SIGTERM_EXIT = 143
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# train.precision -> (weight dtype, autocast dtype or None). Gradients take the weights' dtype and are
+# reduced across processes in it, under DDP and FSDP2 alike.
+PRECISIONS = {
+    "bf16": (torch.bfloat16, torch.bfloat16),  # the original: bf16 weights, Trainer bf16 autocast on top
+    "bf16-mixed": (torch.float32, torch.bfloat16),  # fp32 master weights, bf16 compute
+    "fp32": (torch.float32, None),
+}
 
 
 def world_size() -> int:
@@ -34,20 +48,63 @@ def world_size() -> int:
 def check_batch(settings: dict, world: int) -> None:
     """The paper's global batch is a fact; a config whose product differs must not train silently."""
     per_device, accum = settings["per_device_batch_size"], settings["gradient_accumulation_steps"]
-    if per_device * accum * world != settings["global_batch_size"]:
+    total = settings["global_batch_size"]
+    if per_device * accum * world != total:
+        hint = (f"gradient_accumulation_steps {total // (per_device * world)} would match"
+                if total % (per_device * world) == 0 else f"world size x per_device_batch_size does not divide {total}")
         raise ValueError(
-            f"global_batch_size {settings['global_batch_size']} != per_device_batch_size {per_device} x "
-            f"gradient_accumulation_steps {accum} x world size {world} (= {per_device * accum * world}); "
+            f"train.stages.<stage>.global_batch_size {total} != per_device_batch_size {per_device} x "
+            f"gradient_accumulation_steps {accum} x world size {world} (= {per_device * accum * world}; {hint}); "
             "change the stage's settings or the number of processes (train.gpus, or train.cpu_processes "
             "without GPUs, x train.nodes)"
         )
 
 
+def launcher() -> str:
+    """The parallelism `accelerate launch` set up from its config (it exports these), 'single' without it."""
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        return "deepspeed"
+    if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        return "fsdp"
+    return "ddp" if world_size() > 1 else "single"
+
+
+def precision_policy(precision: str, optimizer: str, on_gpu: bool) -> dict:
+    """`train.precision` resolved to the dtypes of every part of a step, the same under every launcher.
+
+    Checked here, before any weights load: the hardware can do it, and the accelerate config that
+    started this process (scripts/launch_train.sh names it) does not set a precision of its own.
+    """
+    if precision == "auto":
+        precision = "bf16" if on_gpu else "fp32"
+    config = os.environ.get("MAGICODER_ACCELERATE_CONFIG", "the accelerate config")
+    mixed = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if mixed != "no":
+        raise ValueError(f"{config}: mixed_precision {mixed!r} contradicts train.precision {precision!r}; set "
+                         "mixed_precision: 'no' there (train.precision sets every dtype; accelerate's would make "
+                         "FSDP upcast bf16 weights to fp32)")
+    run_by = launcher()
+    if run_by == "deepspeed" and precision == "bf16":
+        raise ValueError(f"train.precision 'bf16' (bf16 weights, no fp32 copy) contradicts train.distributed "
+                         f"'deepspeed' ({config}): ZeRO keeps fp32 master partitions; use train.precision "
+                         "'bf16-mixed', or train.distributed 'ddp' or 'fsdp'")
+    weights, autocast = PRECISIONS[precision]
+    if on_gpu and torch.bfloat16 in (weights, autocast) and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"train.precision {precision!r} needs bfloat16, which {torch.cuda.get_device_name()} "
+                         "cannot do; set train.precision: fp32")
+    name = lambda dtype: str(dtype).removeprefix("torch.")  # noqa: E731
+    return {
+        "precision": precision, "param_dtype": name(weights), "compute_dtype": name(autocast or weights),
+        "grad_dtype": name(weights), "reduce_dtype": name(weights),
+        # transformers' Adafactor keeps its factored statistics in fp32 whatever the weights; AdamW in theirs.
+        "optimizer_state_dtype": "float32" if optimizer == "adafactor" else name(weights),
+        "launcher": run_by, "world_size": world_size(),
+    }
+
+
 def resolve(settings: dict, on_gpu: bool) -> dict:
-    """Turn `auto` values into concrete ones: bf16, padding-free varlen batches and compiled layers on GPUs."""
+    """Turn `auto` values into concrete ones: padding-free varlen batches and compiled layers on GPUs."""
     s = dict(settings)
-    if s["precision"] == "auto":
-        s["precision"] = "bf16" if on_gpu else "fp32"
     if s["packing"] == "auto":
         s["packing"] = on_gpu
     if s["compile"] == "auto":
@@ -119,23 +176,47 @@ def sharded_adafactor():
     return ShardedAdafactor
 
 
-def make_callbacks(log_path: Path):
+def dtypes(tensors) -> list[str]:
+    return sorted({str(t.dtype).removeprefix("torch.") for t in tensors if torch.is_tensor(t) and t.is_floating_point()})
+
+
+_stop = {"signum": 0}  # the stop signal received; main() installs the handler
+
+
+def _request_stop(signum, frame):
+    _stop["signum"] = signum
+
+
+def make_callbacks(log_path: Path, policy: dict):
     from transformers import TrainerCallback
 
     class JsonlLog(TrainerCallback):
-        """Loss, learning rate and tokens/s per logged step, appended across resumed attempts."""
+        """Loss, learning rate and tokens/s per logged step, appended across resumed attempts; the
+        precision policy with the dtypes the prepared model and optimizer really hold."""
 
         def __init__(self):
             self.last = None  # (time, tokens seen) at the previous log
+            self.policy_logged = False
 
         def _write(self, record, state):
             if state.is_world_process_zero:
                 with open(log_path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
 
-        def on_train_begin(self, args, state, control, **kw):
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            held = dtypes(model.parameters())
+            if held != [policy["param_dtype"]]:  # a launcher changed the weights' dtype behind our back
+                raise RuntimeError(f"train.precision {policy['precision']!r} means {policy['param_dtype']} weights, "
+                                   f"but under {policy['launcher']} the prepared model holds {held}")
             self.last = (time.perf_counter(), state.num_input_tokens_seen)
             self._write({"event": "start", "step": state.global_step, "max_steps": state.max_steps}, state)
+
+        def on_step_end(self, args, state, control, model=None, optimizer=None, **kw):
+            if not self.policy_logged:  # after the first step of each attempt: the optimizer state exists
+                self.policy_logged = True
+                state_tensors = [v for st in optimizer.state.values() for v in st.values()]
+                observed = {"param_dtypes": dtypes(model.parameters()), "optimizer_state_dtypes": dtypes(state_tensors)}
+                self._write({"event": "precision", **policy, "observed": observed}, state)
 
         def on_log(self, args, state, control, logs=None, **kw):
             if logs is None or "loss" not in logs:
@@ -147,46 +228,53 @@ def make_callbacks(log_path: Path):
                       "learning_rate": logs.get("learning_rate"), "tokens_seen": seen, "tokens_per_s": rate}
             self._write(record, state)
 
-    class StopOnSigterm(TrainerCallback):
-        """Turn SIGTERM into: finish this optimizer step, save a checkpoint, stop (all ranks agree)."""
+    class StopOnSignal(TrainerCallback):
+        """Turn SIGTERM/SIGUSR1 into: finish this optimizer step, save a checkpoint, stop (all ranks agree)."""
 
         def __init__(self):
-            self.requested = False
-            signal.signal(signal.SIGTERM, self._handler)
-
-        def _handler(self, signum, frame):
-            self.requested = True
-
-        def stop_requested(self, device):
-            flag = torch.tensor(float(self.requested), device=device)  # this rank's own GPU under NCCL
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(flag)
-            return bool(flag.item())
+            self.signum = 0
 
         def on_step_end(self, args, state, control, **kw):
-            if self.stop_requested(args.device):
-                self.requested = True
+            flag = torch.tensor(_stop["signum"], device=args.device)  # this rank's own GPU under NCCL
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            self.signum = int(flag.item())
+            if self.signum:
                 control.should_save = True
                 control.should_training_stop = True
 
-    return JsonlLog(), StopOnSigterm()
+    return JsonlLog(), StopOnSignal()
+
+
+def policy_trainer(autocast_dtype):
+    """A Trainer that autocasts as `train.precision` says, the same under every launcher."""
+    from transformers import Trainer
+
+    class PolicyTrainer(Trainer):
+        def autocast_smart_context_manager(self, cache_enabled=True):
+            if autocast_dtype is None:
+                return contextlib.nullcontext()
+            return torch.autocast(self.args.device.type, dtype=autocast_dtype, cache_enabled=cache_enabled)
+
+    return PolicyTrainer
 
 
 def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch: str, settings: dict) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     # transformers renamed gradient_checkpointing (still accepted, with a warning) in 5.2x.
     fields = TrainingArguments.__dataclass_fields__
     checkpointing_arg = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-    # Checks before anything heavy: batch arithmetic, data, model, length.
+    # Checks before anything heavy: batch arithmetic, precision, data, model, length.
     world = world_size()
     check_batch(settings, world)
     s = resolve(settings, torch.cuda.is_available())
+    policy = precision_policy(s["precision"], s["optimizer"], torch.cuda.is_available())
     records = load_records(data_path)
     load_model_config(model_path, s["max_length"])
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
-        raise ValueError(f"{model_path}: the tokenizer needs BOS and EOS tokens")
+    if tokenizer.eos_token_id is None:  # BOS is optional (sft_data.encode); the end of a response is not
+        raise ValueError(f"{model_path}: the tokenizer has no EOS token")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     examples = encode_records(tokenizer, records, s["max_length"])
 
@@ -199,8 +287,8 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
             f.write(json.dumps({"event": "resume", "checkpoint": Path(resume).name}) + "\n")
 
     attention = register_varlen_attention() if s["attention"] == "torch_varlen" else s["attention"]
-    dtype = torch.bfloat16 if s["precision"] == "bf16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, attn_implementation=attention)
+    weights_dtype, autocast_dtype = PRECISIONS[policy["precision"]]
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=weights_dtype, attn_implementation=attention)
     # No KV cache in training: with one, transformers skips the packed-sequence mask and records that
     # share a padding-free row would attend to each other.
     model.config.use_cache = False
@@ -218,7 +306,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         warmup_steps=s["warmup_steps"],
         max_grad_norm=s["max_grad_norm"],
         weight_decay=0.0,
-        bf16=s["precision"] == "bf16",
+        bf16=False,  # accelerate's mixed precision stays off: PolicyTrainer autocasts (module docstring)
         **{checkpointing_arg: s["gradient_checkpointing"]},
         seed=s["seed"],
         data_seed=s["seed"],
@@ -237,17 +325,18 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         raise RuntimeError(f"the launcher started {world} processes but the Trainer sees {args.world_size} "
                            "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
-    log_cb, sigterm_cb = make_callbacks(scratch_log)
+    log_cb, stop_cb = make_callbacks(scratch_log, policy)
+    trainer_cls = policy_trainer(autocast_dtype)
     optimizer = None
     if s["optimizer"] == "adafactor":  # same class and arguments as optim="adafactor", FSDP2-aware
-        optimizer = (sharded_adafactor(), Trainer.get_optimizer_cls_and_kwargs(args, model)[1])
-    trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator,
-                      processing_class=tokenizer, callbacks=[log_cb, sigterm_cb], optimizer_cls_and_kwargs=optimizer)
+        optimizer = (sharded_adafactor(), trainer_cls.get_optimizer_cls_and_kwargs(args, model)[1])
+    trainer = trainer_cls(model=model, args=args, train_dataset=examples, data_collator=collator,
+                          processing_class=tokenizer, callbacks=[log_cb, stop_cb], optimizer_cls_and_kwargs=optimizer)
     trainer.train(resume_from_checkpoint=resume)
-    if sigterm_cb.requested:
-        print(f"SIGTERM: saved a checkpoint in {scratch} at step {trainer.state.global_step}; rerun to resume",
-              file=sys.stderr)
-        sys.exit(SIGTERM_EXIT)
+    if stop_cb.signum:
+        print(f"{signal.Signals(stop_cb.signum).name}: saved a checkpoint in {scratch} at step "
+              f"{trainer.state.global_step}; rerun to resume", file=sys.stderr)
+        sys.exit(128 + stop_cb.signum)
 
     # The final model is loaded later with plain from_pretrained: save it with standard attention.
     trainer.model.config._attn_implementation = "sdpa" if attention == "torch_varlen" else attention
@@ -269,8 +358,10 @@ def main(argv=None):
     p.add_argument("--scratch", required=True, help="resumable checkpoints while training")
     p.add_argument("--settings", required=True, help="JSON: the train section merged with the stage's settings")
     a = p.parse_args(argv)
-    # A hung run: SIGUSR1 prints where each process waits (launch_train.sh makes its launchers ignore it).
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _request_stop)
+    # SIGUSR1 also prints where each process is (a hung run); launch_train.sh makes its launchers ignore it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)
     train(a.model, a.data, a.out, a.log_file, a.scratch, json.loads(a.settings))
 
 
