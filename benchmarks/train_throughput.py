@@ -1,35 +1,43 @@
-"""Training throughput of the original recipe vs the padding-free fast path, on one GPU.
+"""Training throughput through the real entry point: `scripts/launch_train.sh` -> train.py, as the rule runs it.
 
-No weights exist on the GPU machines, and speed depends on the architecture only: the model is a
-random-init DeepSeek-Coder-6.7B (or 1.3B / tiny) LlamaForCausalLM in bf16. Both variants train on the
-same synthetic records, whose lengths follow an OSS-Instruct-like distribution (see `record_lengths`):
-  (a) original: micro-batches of 2 records right-padded to the longest, SDPA with a padding mask
-      (the original used FlashAttention-2 on the padded batch, which is not installed on the device);
-  (b) fast:     micro-batches of --fast-batch records flattened into one padding-free row with
-      restarting positions, attention through PyTorch's flash varlen kernel (sft_data.torch_varlen).
-Reports tokens/s (real tokens only), MFU = 6 x params x tokens/s over a bf16 matmul ceiling measured
-here, padding fraction, peak memory, the loss of (a) and (b) on the same records, and projected hours for
-stage 1 (75K records x 2 epochs) and stage 2 (110K x 2) on this GPU. Writes JSON to --out.
+No weights exist on the GPU machines, and speed depends on the architecture only: the base model is a
+random-init DeepSeek-Coder-6.7B or 1.3B (or tiny) LlamaForCausalLM in bf16, with a word-level tokenizer
+whose one token per word lets the records take the lengths we ask for. Records follow an
+OSS-Instruct-like length mix (`record_lengths`). The settings are the paper preset's stage 1
+(configs/magicoder-ds.yaml: bf16, Adafactor, global batch 512, max length 1216) on one device, in two
+variants trained on the same records:
+  paper: the original recipe, right-padded micro-batches of 2 records, eager, 2 x 256 accumulation;
+  fast:  the GPU default, padding-free micro-batches of --fast-batch records, compiled decoder layers.
+Each optimizer step's tokens/s comes from train.py's own log (non-padding tokens, everything included:
+data loading, forward, backward, the Adafactor step). MFU = 6 x params x tokens/s over the datasheet
+bf16 rate (989 TFLOP/s for H100/H200 SXM) and over a matmul rate measured in the same run. --profile
+also writes train.py's torch.profiler summary of the fast variant's second step. JSON to --out.
 
-    python benchmarks/train_throughput.py --arch ds-6.7b --out results.json
+    python benchmarks/train_throughput.py --arch ds-6.7b --steps 2 1 --out $OUT
+    python benchmarks/train_throughput.py --arch tiny --global-batch 8 --max-length 256 --out /tmp/tt  # CPU
 """
 import argparse
 import json
 import math
+import os
+import shutil
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from magicoder_repro.sft_data import IGNORE_INDEX, PaddedCollator, packed_collator, register_varlen_attention  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
+DATASHEET_TFLOPS = 989  # dense bf16, H100/H200 SXM
 ARCHS = {  # DeepSeek-Coder configs (config.json of the Hub models)
     "ds-6.7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32),
     "ds-1.3b": dict(hidden_size=2048, intermediate_size=5504, num_hidden_layers=24, num_attention_heads=16),
     "tiny": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4),
 }
+VOCAB = 32256
 
 
 def record_lengths(n, max_length, seed=0, median=400, sigma=0.6, prompt_tokens=60):
@@ -48,150 +56,162 @@ def record_lengths(n, max_length, seed=0, median=400, sigma=0.6, prompt_tokens=6
     return total.tolist(), prompt.tolist()
 
 
-def make_records(n, max_length, vocab, seed=0):
-    lengths, prompts = record_lengths(n, max_length, seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    records = []
-    for total, p in zip(lengths, prompts):
-        ids = torch.randint(3, vocab, (total,), generator=g).tolist()
-        records.append({"input_ids": ids, "labels": [IGNORE_INDEX] * p + ids[p:]})
-    return records
+def word_tokenizer():
+    """One token per word `w<i>` (and per template word or mark, mostly [UNK]): lengths we control."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    special = ["<s>", "</s>", "<pad>", "[UNK]"]
+    vocab = {t: i for i, t in enumerate(special + [f"w{i}" for i in range(VOCAB - len(special))])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   unk_token="[UNK]")
 
 
-def matmul_ceiling(n=8192, reps=20):
-    """bf16 matmul TFLOP/s on random data (median of timed runs): the MFU denominator."""
+def build_model(arch, out: Path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = word_tokenizer()
+    cfg = LlamaConfig(vocab_size=VOCAB, max_position_embeddings=16384, rope_theta=100000.0,
+                      num_key_value_heads=ARCHS[arch]["num_attention_heads"], tie_word_embeddings=False,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id, **ARCHS[arch])
+    torch.manual_seed(0)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return sum(p.numel() for p in model.parameters())
+
+
+def write_records(path: Path, n, max_length, template_tokens=45):
+    """n records whose prompt + response token counts follow `record_lengths` (template included)."""
+    lengths, prompts = record_lengths(n, max_length)
+    g = torch.Generator().manual_seed(1)
+    with open(path, "w") as f:
+        for total, p in zip(lengths, prompts):
+            words = [f"w{i}" for i in torch.randint(0, VOCAB - 4, (total,), generator=g).tolist()]
+            cut = max(p - template_tokens, 4)
+            f.write(json.dumps({"instruction": " ".join(words[:cut]), "response": " ".join(words[cut:])}) + "\n")
+
+
+def preset_settings(global_batch, max_length):
+    """Stage 1 of configs/magicoder-ds.yaml merged as rules/common.smk's stage_settings does."""
+    train = yaml.safe_load((REPO / "configs/magicoder-ds.yaml").read_text())["train"]
+    shared = {k: v for k, v in train.items() if k not in ("stages", "tiny_model", "base_model")}
+    s = {**shared, **train["stages"]["stage1"], "epochs": 1, "save_steps": 10**6, "save_total_limit": 1}
+    s["global_batch_size"] = global_batch or s["global_batch_size"]
+    s["max_length"] = max_length or s["max_length"]
+    return {k: v for k, v in s.items() if k not in ("gpus", "nodes", "distributed", "cpu_processes")}
+
+
+def matmul_tflops(n=8192, reps=10):
+    if not torch.cuda.is_available():
+        return None
     a, b = (torch.randn(n, n, device="cuda", dtype=torch.bfloat16) for _ in range(2))
     for _ in range(3):
         a @ b
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        a @ b
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return 2 * n**3 / sorted(times)[len(times) // 2] / 1e12
-
-
-def build_model(arch, attention):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    cfg = LlamaConfig(vocab_size=32256, max_position_embeddings=16384, rope_theta=100000.0,
-                      num_key_value_heads=ARCHS[arch]["num_attention_heads"], tie_word_embeddings=False,
-                      attn_implementation=attention, **ARCHS[arch])
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
-    model.config.use_cache = False
-    return model
-
-
-def batches(records, size, collate):
-    return [collate(records[i:i + size]) for i in range(0, len(records), size)]
-
-
-def to_cuda(batch):
-    return {k: v.cuda(non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-
-def run_variant(model, optimizer, micro_batches, repeats):
-    """Forward+backward over all micro-batches (grads accumulating), then one optimizer step."""
-    real = sum(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel() for b in micro_batches)
-    slots = sum(int(b["input_ids"].numel()) for b in micro_batches)
-    model.train()
-    for b in micro_batches[:2]:  # warm-up (kernels, allocator)
-        model(**to_cuda(b)).loss.backward()
-    optimizer.zero_grad(set_to_none=True)
     torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for b in micro_batches:
-            model(**to_cuda(b)).loss.backward()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    for _ in range(reps):
+        a @ b
     torch.cuda.synchronize()
-    opt_s = time.perf_counter() - t0
-    best = min(times)  # best of the repeats: other processes' noise only ever slows a pass
-    return {"real_tokens": real, "token_slots": slots, "padding_fraction": 1 - real / slots,
-            "fwd_bwd_s": best, "tokens_per_s": real / best, "optimizer_step_s": opt_s,
-            "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30}
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
 
 
-@torch.no_grad()
-def same_loss(model, records, padded, packed, attention_packed):
-    """Mean response-token loss of the same records in both layouts (one batch each)."""
-    model.eval()
-    model.set_attn_implementation("sdpa")
-    loss_a = model(**to_cuda(padded(records)), use_cache=False).loss.float().item()
-    model.set_attn_implementation(attention_packed)
-    loss_b = model(**to_cuda(packed(records)), use_cache=False).loss.float().item()
-    return loss_a, loss_b
+def run_variant(name, settings, work, model, data, n_params, ceiling, profile):
+    out = work / name
+    shutil.rmtree(out, ignore_errors=True)
+    gpus = 1 if torch.cuda.is_available() else 0
+    cmd = ["bash", str(REPO / "scripts/launch_train.sh"), str(gpus), "1", "ddp", "1", "--model", str(model),
+           "--data", str(data), "--out", str(out / "model"), "--log-file", str(out / "log.jsonl"),
+           "--scratch", str(out / "scratch"), "--settings", json.dumps(settings)]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    if profile:
+        env["MAGICODER_TRAIN_PROFILE"] = str(work / f"{name}.profile.json")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    result = {"settings": {k: settings[k] for k in ("packing", "compile", "per_device_batch_size",
+                                                    "gradient_accumulation_steps", "precision")},
+              "wall_s": round(time.perf_counter() - t0, 1), "exit": proc.returncode}
+    if proc.returncode != 0:
+        result["stderr_tail"] = proc.stderr[-3000:]
+        return result
+    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in log if "loss" in r]
+    # The first step compiles, and a profiled second step runs slower; with one step, it is all there is.
+    timed = [r for r in steps[1:] if not (profile and r["step"] == 2)] or steps[1:] or steps
+    rate = statistics.median(r["tokens_per_s"] for r in timed)
+    result.update(
+        steps=[{k: r.get(k) for k in ("step", "loss", "tokens_per_s", "peak_mem_gib")} for r in steps],
+        timed_steps=[r["step"] for r in timed], tokens_per_s=rate, final_loss=steps[-1]["loss"],
+        tokens_per_step=steps[0]["tokens_seen"],
+        mfu_datasheet=6 * n_params * rate / (DATASHEET_TFLOPS * 1e12),
+        mfu_measured=6 * n_params * rate / (ceiling * 1e12) if ceiling else None,
+        peak_mem_gib=max((r.get("peak_mem_gib") or 0) for r in steps) or None,
+        precision=next(r for r in log if r.get("event") == "precision"))
+    if profile and (work / f"{name}.profile.json").exists():
+        result["profile"] = json.loads((work / f"{name}.profile.json").read_text())
+    shutil.rmtree(out / "model", ignore_errors=True)  # the disk holds few 6.7B copies
+    return result
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="ds-6.7b", choices=sorted(ARCHS))
-    p.add_argument("--max-length", type=int, default=1216)
-    p.add_argument("--records", type=int, default=64, help="records per timed pass (same for both variants)")
-    p.add_argument("--orig-batch", type=int, default=2, help="(a) records per micro-batch (the original: 2)")
-    p.add_argument("--fast-batch", type=int, default=8, help="(b) records per padding-free micro-batch")
-    p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--compile", action="store_true", help="also (c): the fast path with torch.compile'd decoder layers")
-    p.add_argument("--out", default="train_throughput.json")
+    p.add_argument("--variants", nargs="+", default=["fast", "paper"], choices=["fast", "paper"])
+    p.add_argument("--steps", nargs="+", type=int, default=[2, 1], help="optimizer steps per variant, in order")
+    p.add_argument("--fast-batch", type=int, default=16, help="records per padding-free micro-batch (fast)")
+    p.add_argument("--global-batch", type=int, help="default: the preset's 512")
+    p.add_argument("--max-length", type=int, help="default: the preset's 1216")
+    p.add_argument("--profile", action="store_true", help="torch.profiler summary of the fast variant's 2nd step")
+    p.add_argument("--work", default="/tmp/train_throughput")
+    p.add_argument("--out", default=".")
     a = p.parse_args()
-
-    from transformers.optimization import Adafactor
-
-    ceiling = matmul_ceiling()
-    varlen = register_varlen_attention()
-    model = build_model(a.arch, "sdpa")
-    n_params = sum(x.numel() for x in model.parameters())
-    optimizer = Adafactor(model.parameters(), lr=5e-5, scale_parameter=False, relative_step=False, warmup_init=False)
-    records = make_records(a.records, a.max_length, model.config.vocab_size)
-    padded, packed = PaddedCollator(pad_token_id=0), packed_collator()
-    result = {"arch": a.arch, "params": n_params, "matmul_tflops": ceiling, "max_length": a.max_length,
-              "records": a.records, "mean_record_tokens": sum(len(r["input_ids"]) for r in records) / a.records,
-              "device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    work, out = Path(a.work), Path(a.out)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    base = preset_settings(a.global_batch, a.max_length)
+    result = {"arch": a.arch, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+              "torch": torch.__version__, "matmul_tflops": matmul_tflops(), "datasheet_tflops": DATASHEET_TFLOPS}
     import transformers
     result["transformers"] = transformers.__version__
-
-    loss_a, loss_b = same_loss(model, records[:8], padded, packed, varlen)
-    result["loss_check"] = {"padded_sdpa": loss_a, "packed_varlen": loss_b, "rel_diff": abs(loss_a - loss_b) / loss_a}
-
-    model.set_attn_implementation("sdpa")
-    result["a_original"] = run_variant(model, optimizer, batches(records, a.orig_batch, padded), a.repeats)
-    model.set_attn_implementation(varlen)
-    result["b_fast"] = run_variant(model, optimizer, batches(records, a.fast_batch, packed), a.repeats)
-
-    variants = ["a_original", "b_fast"]
-    if a.compile:  # fuses RMSNorm, rotary and SwiGLU elementwise work; dynamic shapes for packed rows
-        for layer in model.model.layers:
-            layer.compile(dynamic=True)
-        result["c_fast_compiled"] = run_variant(model, optimizer, batches(records, a.fast_batch, packed), a.repeats)
-        variants.append("c_fast_compiled")
-    mean_len = result["mean_record_tokens"]
-    for key in variants:
-        r = result[key]
-        r["mfu"] = 6 * n_params * r["tokens_per_s"] / (ceiling * 1e12)
-        r["projected_hours"] = {}
-        for stage, n_rec in (("stage1_75k_x2", 75_000 * 2), ("stage2_110k_x2", 110_000 * 2)):
-            steps = n_rec / 512
-            r["projected_hours"][stage] = (n_rec * mean_len / r["tokens_per_s"] + steps * r["optimizer_step_s"]) / 3600
-    result["speedup_b_over_a"] = result["b_fast"]["tokens_per_s"] / result["a_original"]["tokens_per_s"]
-    Path(a.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    print(f"\n{'variant':12} {'tok/s':>9} {'MFU':>6} {'pad':>6} {'peak GiB':>9} {'h stage1':>9} {'h stage2':>9}")
-    for key in variants:
-        r = result[key]
-        print(f"{key:12} {r['tokens_per_s']:9.0f} {r['mfu']:6.1%} {r['padding_fraction']:6.1%} {r['peak_mem_gib']:9.1f} "
-              f"{r['projected_hours']['stage1_75k_x2']:9.1f} {r['projected_hours']['stage2_110k_x2']:9.1f}")
-    print(f"speedup {result['speedup_b_over_a']:.2f}x; loss (a) {loss_a:.5f} (b) {loss_b:.5f}; ceiling {ceiling:.0f} TFLOP/s")
+    t0 = time.perf_counter()
+    result["params"] = build_model(a.arch, work / "base")
+    torch.cuda.empty_cache()
+    n_records = base["global_batch_size"] * max(a.steps)
+    write_records(work / "records.jsonl", n_records, base["max_length"])
+    result.update(build_s=round(time.perf_counter() - t0, 1), records=n_records,
+                  global_batch=base["global_batch_size"], max_length=base["max_length"])
+    print(f"built {a.arch} ({result['params'] / 1e9:.2f}B) and {n_records} records in {result['build_s']} s", flush=True)
+    for name, steps in zip(a.variants, a.steps):
+        per_device = a.fast_batch if name == "fast" else base["per_device_batch_size"]
+        settings = {**base, "per_device_batch_size": per_device,
+                    "gradient_accumulation_steps": base["global_batch_size"] // per_device,
+                    "packing": name == "fast", "compile": "auto" if name == "fast" else False}
+        data = work / f"records.{name}.jsonl"
+        with open(work / "records.jsonl") as src, open(data, "w") as dst:  # the same first records for each
+            dst.writelines(line for _, line in zip(range(base["global_batch_size"] * steps), src))
+        result[name] = run_variant(name, settings, work, work / "base", data, result["params"],
+                                   result["matmul_tflops"], a.profile and name == "fast")
+        r = result[name]
+        print(f"{name}: exit {r['exit']} in {r['wall_s']} s; tokens/s {r.get('tokens_per_s', 0):.0f} "
+              f"MFU {r.get('mfu_datasheet', 0):.1%} peak {r.get('peak_mem_gib')} GiB", flush=True)
+        (out / f"train_throughput_{a.arch}.json").write_text(json.dumps(result, indent=1))  # kept if a later one dies
+    if all(result.get(v, {}).get("tokens_per_s") for v in ("fast", "paper")):
+        result["speedup_fast_over_paper"] = result["fast"]["tokens_per_s"] / result["paper"]["tokens_per_s"]
+    (out / f"train_throughput_{a.arch}.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("fast", "paper")}, indent=1))
+    for name in a.variants:
+        r = result[name]
+        if "tokens_per_s" in r:
+            print(f"{name:6} {r['tokens_per_s']:9.0f} tok/s  MFU {r['mfu_datasheet']:6.1%} (datasheet)  "
+                  f"peak {r['peak_mem_gib'] or 0:.1f} GiB  final loss {r['final_loss']:.4f}")
+        else:
+            print(f"{name}: failed\n{r.get('stderr_tail')}")
+    sys.exit(0 if all(result[v]["exit"] == 0 for v in a.variants) else 1)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,8 @@ def make_callbacks(log_path: Path, policy: dict):
             self.last = (now, seen)
             record = {"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"],
                       "learning_rate": logs.get("learning_rate"), "tokens_seen": seen, "tokens_per_s": rate}
+            if torch.cuda.is_available():
+                record["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
             self._write(record, state)
 
     class StopOnSignal(TrainerCallback):
@@ -243,7 +245,45 @@ def make_callbacks(log_path: Path, policy: dict):
                 control.should_save = True
                 control.should_training_stop = True
 
-    return JsonlLog(), StopOnSignal()
+    class ProfileSecondStep(TrainerCallback):
+        """torch.profiler over the second optimizer step (the first compiles), summary as JSON to `path`."""
+
+        def __init__(self, path):
+            self.path, self.prof, self.t0 = Path(path), None, None
+
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == 1 and self.prof is None:
+                activities = [torch.profiler.ProfilerActivity.CPU] + (
+                    [torch.profiler.ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+                self.prof = torch.profiler.profile(activities=activities)
+                self.prof.__enter__()
+                self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.prof is None or self.t0 is None:
+                return
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            wall = time.perf_counter() - self.t0
+            self.prof.__exit__(None, None, None)
+            self.t0 = None
+            if not state.is_world_process_zero:
+                return
+            rows = self.prof.key_averages()
+            device = lambda e: getattr(e, "self_device_time_total", 0) / 1e6  # noqa: E731 (seconds)
+            kernels = [e for e in rows if device(e) > 0]
+            top = sorted(kernels, key=device, reverse=True)[:30]
+            ranges = {e.key: e.cpu_time_total / 1e6 for e in rows if e.key.startswith("Optimizer.step")}
+            self.path.write_text(json.dumps({
+                "wall_s": wall, "device_busy_s": sum(map(device, kernels)),
+                "kernel_launches": sum(e.count for e in kernels), "optimizer_step_s": ranges,
+                "top_kernels": [{"name": e.key[:120], "device_s": device(e), "count": e.count} for e in top],
+            }, indent=1))
+
+    callbacks = [JsonlLog(), StopOnSignal()]
+    if os.environ.get("MAGICODER_TRAIN_PROFILE"):  # benchmarks/train_throughput.py --profile
+        callbacks.append(ProfileSecondStep(os.environ["MAGICODER_TRAIN_PROFILE"]))
+    return callbacks
 
 
 def policy_trainer(autocast_dtype):
@@ -325,13 +365,14 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         raise RuntimeError(f"the launcher started {world} processes but the Trainer sees {args.world_size} "
                            "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
-    log_cb, stop_cb = make_callbacks(scratch_log, policy)
+    callbacks = make_callbacks(scratch_log, policy)
+    stop_cb = callbacks[1]
     trainer_cls = policy_trainer(autocast_dtype)
     optimizer = None
     if s["optimizer"] == "adafactor":  # same class and arguments as optim="adafactor", FSDP2-aware
         optimizer = (sharded_adafactor(), trainer_cls.get_optimizer_cls_and_kwargs(args, model)[1])
     trainer = trainer_cls(model=model, args=args, train_dataset=examples, data_collator=collator,
-                          processing_class=tokenizer, callbacks=[log_cb, stop_cb], optimizer_cls_and_kwargs=optimizer)
+                          processing_class=tokenizer, callbacks=callbacks, optimizer_cls_and_kwargs=optimizer)
     trainer.train(resume_from_checkpoint=resume)
     if stop_cb.signum:
         print(f"{signal.Signals(stop_cb.signum).name}: saved a checkpoint in {scratch} at step "
