@@ -1,4 +1,4 @@
-"""The real training path on 1 GPU and on N GPUs (accelerate + FSDP, the repo's config): same records,
+"""The real training path on 1 GPU and on N GPUs (accelerate + DDP and FSDP, the repo's configs): same records,
 same global batch, so the per-step losses must agree and fall.
 
 Builds a random-init DeepSeek-Coder-1.3B-architecture model directory with a small BPE tokenizer
@@ -132,7 +132,7 @@ def main():
     p.add_argument("--gpus", type=int, default=2)
     p.add_argument("--records", type=int, default=40)
     p.add_argument("--compile", default="auto")
-    p.add_argument("--backends", nargs="+", default=["fsdp", "ddp"], help="accelerate configs to compare with 1 GPU")
+    p.add_argument("--backends", nargs="+", default=["ddp", "fsdp"], help="accelerate configs to compare with 1 GPU")
     p.add_argument("--timeout", type=float, default=300, help="seconds per launch before its stacks are dumped")
     p.add_argument("--work", default="/tmp/multi_gpu")
     p.add_argument("--out", default=".")

@@ -270,8 +270,9 @@ def make_callbacks(log_path: Path, policy: dict):
             if not state.is_world_process_zero:
                 return
             rows = self.prof.key_averages()
-            device = lambda e: getattr(e, "self_device_time_total", 0) / 1e6  # noqa: E731 (seconds)
-            kernels = [e for e in rows if device(e) > 0]
+            device = lambda e: e.self_device_time_total / 1e6  # noqa: E731 (seconds)
+            # Kernels only: the op that launched one carries the same device time again.
+            kernels = [e for e in rows if str(e.device_type).endswith("CUDA")]
             top = sorted(kernels, key=device, reverse=True)[:30]
             ranges = {e.key: e.cpu_time_total / 1e6 for e in rows if e.key.startswith("Optimizer.step")}
             self.path.write_text(json.dumps({
