@@ -49,6 +49,9 @@ def test_two_stages_through_snakemake(workdir):
         losses = [r for r in log if "loss" in r]
         assert [r["step"] for r in losses] == list(range(1, steps + 1))
         assert all(r["tokens_per_s"] > 0 and r["learning_rate"] is not None for r in losses)
+        (policy,) = [r for r in log if r.get("event") == "precision"]  # auto on CPU: fp32, one process
+        assert (policy["precision"], policy["launcher"], policy["world_size"]) == ("fp32", "single", 1)
+        assert policy["observed"]["param_dtypes"] == ["float32"]
         assert not (workdir / "results" / "checkpoints" / f"{stage}.scratch").exists()
 
     base = load_file(workdir / "results/models/tiny-base/model.safetensors")
