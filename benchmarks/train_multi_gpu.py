@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -124,6 +125,9 @@ def summary(launched: dict, reference: dict | None = None) -> dict:
         if reference and reference["status"] == "ok":
             result["max_rel_diff_vs_1gpu"] = max(
                 abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(reference["steps"], steps))
+            # Same global batch: tokens/s over 1 GPU's is the scaling (the goal: >= 1.9x on 2).
+            rate = lambda run: statistics.median(r["tokens_per_s"] for r in run["steps"][1:] or run["steps"])  # noqa: E731
+            result["scaling_vs_1gpu"] = rate(launched) / rate(reference)
     return result
 
 

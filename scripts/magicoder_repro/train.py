@@ -367,7 +367,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
                            "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
     callbacks = make_callbacks(scratch_log, policy)
-    stop_cb = callbacks[1]
+    stop_cb = callbacks[1]  # JsonlLog, StopOnSignal[, ProfileSecondStep]
     trainer_cls = policy_trainer(autocast_dtype)
     optimizer = None
     if s["optimizer"] == "adafactor":  # same class and arguments as optim="adafactor", FSDP2-aware
