@@ -6,6 +6,7 @@
 # that lock is stale: it is removed (`snakemake --unlock`), and the profile's rerun-incomplete redoes
 # what the killed run left half-written. Teacher answers already paid for are in the cache.
 set -euo pipefail
+export PYTHONPATH=$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}
 start=${START:-$(date +%s)}
 
 snakemake_here() {   # pid of a live Snakemake whose working directory is this one
@@ -17,6 +18,18 @@ snakemake_here() {   # pid of a live Snakemake whose working directory is this o
     done
     return 1
 }
+
+# Config files are checked first: Snakemake's own message for a broken one names no file or line.
+configs=(config.yaml) taking=0
+for arg in "$@"; do
+    case $arg in
+        --configfile|--configfiles) taking=1 ;;
+        --configfile=*|--configfiles=*) configs+=("${arg#*=}"); taking=0 ;;
+        -*) taking=0 ;;
+        *) ((taking)) && configs+=("$arg") ;;
+    esac
+done
+python -m magicoder_repro.config_files "${configs[@]}"
 
 if compgen -G ".snakemake/locks/*" >/dev/null; then
     if pid=$(snakemake_here); then

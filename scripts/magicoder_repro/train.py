@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
+from .errors import one_line_errors
 
 SIGTERM_EXIT = 143
 
@@ -260,6 +261,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="base model / previous stage: directory or Hub id")
