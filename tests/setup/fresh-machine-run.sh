@@ -22,6 +22,7 @@ ca=${BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 [[ -f $ca ]] && lent+=(-v "$ca:/usr/local/share/host-ca.crt:ro" -e PIP_CERT=/usr/local/share/host-ca.crt)
 for path in /etc/pip.conf /etc/xdg/pip $(pip config list 2>/dev/null | grep -o "\(file://\)\?/[^' ]*" | sed 's|^file://||'); do
     path=${path%/simple}
+    [[ $path == /etc/ssl/* || $path == /etc/xdg/pip/* ]] && continue   # the CA is lent above; the folder is
     [[ -e $path ]] && lent+=(-v "$path:$path:ro")
 done
 for var in $(env | grep -o '^PIP_[A-Z_]*' | grep -v '^PIP_CERT$'); do lent+=(-e "$var=${!var}"); done
