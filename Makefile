@@ -10,7 +10,9 @@ STAMP   := $(VENV)/.installed-$(shell sha256sum envs/cpu.txt | cut -c1-12)
 
 .PHONY: setup system-deps run test lint clean
 
-$(STAMP): envs/cpu.txt
+# The stamp is named by envs/cpu.txt's hash, not dated by it: a fresh clone's newer file must not
+# reinstall a venv (VENV=...) that already holds these pins.
+$(STAMP):
 	@echo "installing the Python packages of envs/cpu.txt into $(VENV) (minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envs/cpu.txt
