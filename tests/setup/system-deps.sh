@@ -33,4 +33,7 @@ if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
 fi
 echo "installing Debian packages: ${missing[*]}"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
+    || { tail -n 20 "$log" >&2; echo "apt-get install ${missing[*]} failed (its last lines above)" >&2; rm -f "$log"; exit 1; }
+rm -f "$log"
