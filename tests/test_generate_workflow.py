@@ -67,7 +67,7 @@ def test_replay_through_snakemake_and_rerun_triggers(workdir):
 
 def test_a_killed_run_resumes_with_make_runs_command_and_buys_nothing_twice(workdir):
     """kill -9 of Snakemake and its jobs mid-generation leaves Snakemake's lock; scripts/run-pipeline.sh
-    (what `make run` runs) sees no live Snakemake here, unlocks, reruns the incomplete job, and the
+    (what `make run` runs) refuses while it lives, then sees no live Snakemake here, unlocks, reruns the incomplete job, and the
     teacher is asked only for what was not cached."""
     target = "results/generate/python.records.jsonl"
     with FaultServer(latency_s=0.3) as server:
@@ -82,14 +82,17 @@ def test_a_killed_run_resumes_with_make_runs_command_and_buys_nothing_twice(work
         while not (cache_file.exists() and cache_file.read_bytes().count(b"\n") >= 3):
             assert time.monotonic() < deadline and run.poll() is None, "generation did not get going"
             time.sleep(0.05)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        resume = ["bash", "scripts/run-pipeline.sh", *args]
+        busy = subprocess.run(resume, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+        assert busy.returncode == 1 and f"another Snakemake run (pid {run.pid}) is working in" in busy.stderr, busy.stderr
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         assert list((workdir / ".snakemake/locks").iterdir()), "the killed run left no lock"
         bought = set(read_answers([cache_file])[0])
         assert 3 <= len(bought) < 16
 
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        proc = subprocess.run(["bash", "scripts/run-pipeline.sh", *args], cwd=workdir, env=env,
+        proc = subprocess.run(resume, cwd=workdir, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
         assert "a killed run left its lock" in proc.stdout and "done in " in proc.stdout
