@@ -1,14 +1,19 @@
 # `make run` runs the pipeline on the offline default config; `make test` runs the test suite.
-# Both set up what they need first: a venv from the pinned envs/cpu.txt (and, for tests, the Debian
-# packages the real components need: bubblewrap, SLURM, Docker, toolchains, Chromium).
+# Both set up what they need first: the Debian packages (the run's: python3-venv, bubblewrap; the tests
+# add SLURM, Docker, toolchains, Chromium) and a venv from the pinned envs/cpu.txt. `make run` resumes a
+# killed run (scripts/run-pipeline.sh) and prints the time from its start to the report.
 VENV    ?= .venv
 PYTHON  ?= python3
 CORES   ?= 2
+START   := $(shell date +%s)
 STAMP   := $(VENV)/.installed-$(shell sha256sum envs/cpu.txt | cut -c1-12)
 
 .PHONY: setup system-deps run test lint clean
 
-$(STAMP): envs/cpu.txt
+# The stamp is named by envs/cpu.txt's hash, not dated by it: a fresh clone's newer file must not
+# reinstall a venv (VENV=...) that already holds these pins.
+$(STAMP):
+	@echo "installing the Python packages of envs/cpu.txt into $(VENV) (minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envs/cpu.txt
 	rm -f $(VENV)/.installed-* && touch $@
@@ -18,8 +23,11 @@ setup: $(STAMP)
 system-deps:
 	bash tests/setup/system-deps.sh
 
-run: setup
-	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) $(ARGS)
+# One after the other: the venv needs python3-venv.
+run:
+	@bash tests/setup/system-deps.sh run
+	@$(MAKE) --no-print-directory setup
+	PATH=$(abspath $(VENV))/bin:$$PATH START=$(START) bash scripts/run-pipeline.sh --cores $(CORES) $(ARGS)
 
 # The venv (pip) and the Debian packages (apt) install side by side: on a fresh machine both take minutes.
 test:

@@ -197,7 +197,8 @@ def eval_model_input(wildcards):
 
 # Generation (rules/generate.smk)
 # Only how requests are sent, never what is asked: editing these reruns nothing.
-TEACHER_RUNTIME_KEYS = ("concurrency", "max_retries", "timeout_s", "api_key_env", "replay_file", "prompt_template")
+TEACHER_RUNTIME_KEYS = ("concurrency", "max_retries", "timeout_s", "api_key_env", "replay_file", "prompt_template",
+                        "invalid_cache_entries")
 
 
 def teacher_settings():
@@ -225,7 +226,8 @@ def teacher_runtime_args():
     teacher = config["teacher"]
     args = {"--cache": f"{CACHE}/teacher", "--api-key-env": teacher.get("api_key_env", "OPENAI_API_KEY"),
             "--concurrency": teacher.get("concurrency", 64), "--max-retries": teacher.get("max_retries", 8),
-            "--timeout-s": teacher.get("timeout_s", 300)}
+            "--timeout-s": teacher.get("timeout_s", 300),
+            "--invalid-cache-entries": teacher.get("invalid_cache_entries", "rerequest")}
     if teacher["backend"] == "replay":
         args["--replay-file"] = teacher["replay_file"]
     return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in args.items())

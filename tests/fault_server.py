@@ -11,6 +11,8 @@ n-th attempt at a request gets `faults(request)[n]`, later attempts are answered
   "slow"      a valid answer, but only after `slow_s` (longer than the client's timeout)
   "truncated" 200 whose JSON body is cut in half (Content-Length matches: HTTP itself is fine)
   "cut"       200 that announces more bytes than it sends, then closes the connection
+  "401" "403" "404"   what a wrong key, a key without access, a model the server lacks get (OpenAI's bodies)
+  "nochoices" 200 with a valid JSON body that holds no choices
 """
 import hashlib
 import json
@@ -21,7 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from magicoder_repro.requests import request_key
 
-FAULT_CYCLE = [[], ["429"], ["500", "500"], ["slow"], ["truncated"], ["429", "truncated"], ["cut"], []]
+FATAL = {
+    "401": b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}',
+    "403": b'{"error": {"message": "You are not allowed to sample from this model", "type": "invalid_request_error"}}',
+    "404": b'{"error": {"message": "The model does not exist or you do not have access to it.", "type": "invalid_request_error", "code": "model_not_found"}}',
+}
+FAULT_CYCLE = [[], ["429"], ["500", "500"], ["slow"], ["truncated"], ["429", "truncated"], ["cut"], ["nochoices"]]
 
 
 def answer_text(request: dict) -> str:
@@ -62,6 +69,7 @@ class FaultServer:
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None   # a client that hung up (stopped, timed out)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
@@ -116,6 +124,10 @@ class FaultServer:
                         return self._send(200, body)
                     except OSError:   # the client gave up long ago
                         return
+                if fault in FATAL:
+                    return self._send(int(fault), FATAL[fault])
+                if fault == "nochoices":
+                    return self._send(200, json.dumps({**completion_for(request), "choices": []}).encode())
                 if fault == "truncated":
                     return self._send(200, body[: len(body) // 2])
                 if fault == "cut":

@@ -138,3 +138,34 @@ def test_rules_talking_to_a_live_teacher_get_a_network(workdir):
     run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images), str(live), env={"OPENAI_API_KEY": "k"})
     assert "--network bridge" in shim.read_text()
     assert "--network none" in (workdir / ".snakemake/docker-shells/seeds/bash").read_text()
+
+
+# A fresh machine: the repo's debootstrap base (Debian 12 minbase: no python3, no bubblewrap, no venv).
+# The whole `make run` there (tests/setup/fresh-machine-run.sh) takes minutes of pip: BENCHMARKS.md has
+# its figure. Here its set-up step, the one that decides whether the run can start: the host's apt
+# archive is lent, so only the package lists are fetched.
+RUN_PACKAGES = "python3 python3-venv bubblewrap"
+
+
+def test_fresh_machine_without_root_is_told_what_to_install(images):
+    base = sh(str(REPO / "containers/build-base.sh"))
+    proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "65534:65534", "-v", f"{REPO}:/repo:ro",
+                           "-w", "/repo", base, "bash", "tests/setup/system-deps.sh", "run"], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (f"missing system packages: {RUN_PACKAGES}; install them as root: apt-get install "
+                           f"{RUN_PACKAGES}, then run this command again\n")
+
+
+def test_fresh_machine_as_root_gets_bubblewrap_and_a_venv(images):
+    base = sh(str(REPO / "containers/build-base.sh"))
+    script = ("bash tests/setup/system-deps.sh run && echo --- && bash tests/setup/system-deps.sh run && echo --- && "
+              "bwrap --ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent python3 -c 'print(2 + 2)' && "
+              "python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version >/dev/null && echo venv")
+    proc = subprocess.run(["docker", "run", "--rm", "--network", "host", "-v", f"{REPO}:/repo:ro", "-w", "/repo",
+                           "-v", "/var/cache/apt/archives:/var/cache/apt/archives",
+                           # what bwrap needs inside a container (containers/docker-step.sh)
+                           "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                           "--security-opt", "systempaths=unconfined", base, "bash", "-c", script],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stdout.split("---\n") == [f"installing Debian packages: {RUN_PACKAGES}\n", "", "4\nvenv\n"]

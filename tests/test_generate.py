@@ -3,6 +3,7 @@ the errors a user must see before anything is sent."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,7 +63,7 @@ def test_faults_are_retried_and_no_completed_request_is_sent_twice(tmp_path):
         teacher = teacher_config(base_url=server.base_url)
         proc = run(generate_cmd(tmp_path, seeds, teacher, "a"), MAGICODER_TEST_KEY="k")
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert set(server.outcomes) == {"ok", "429", "500", "slow", "truncated", "cut"}
+        assert set(server.outcomes) == {"ok", "429", "500", "slow", "truncated", "cut", "nochoices"}
         assert len(server.completed) == 24 and max(server.completed.values()) == 1
 
         rows = read_jsonl(tmp_path / "a.responses.jsonl")
@@ -80,7 +81,7 @@ def test_faults_are_retried_and_no_completed_request_is_sent_twice(tmp_path):
         assert ledger["retries"] == ledger["http_attempts"] - 24
         assert ledger["errors_by_type"]["http_429"] == server.outcomes["429"]
         assert ledger["errors_by_type"]["http_500"] == server.outcomes["500"]
-        assert ledger["errors_by_type"]["invalid_body"] == server.outcomes["truncated"]
+        assert ledger["errors_by_type"]["invalid_body"] == server.outcomes["truncated"] + server.outcomes["nochoices"]
         assert ledger["system_fingerprints"] == {"fp_fault_server": 24}
         usage = ledger["usage_all_answers"]
         served = [completion_for(build_request(r["seed"], r["index"], teacher, template))["usage"] for r in rows]
@@ -117,7 +118,7 @@ def test_kill_9_mid_run_then_rerun_gives_the_uninterrupted_output(tmp_path):
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        cached = set(read_answers([cache_file]))
+        cached = set(read_answers([cache_file])[0])
         assert 10 <= len(cached) < 40
         sent_first = dict(server.attempts)
 
@@ -145,6 +146,90 @@ def test_permanent_failures_finish_the_rest_exit_nonzero_and_rerun_only_those(tm
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(server.completed) == 6 and max(server.completed.values()) == 1
         assert len(read_jsonl(tmp_path / "out.responses.jsonl")) == 6
+
+
+def error_line(proc) -> str:
+    """The job's error: one line, the last on stderr, and no traceback."""
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("generate: error: "), proc.stderr[-3000:]
+    return last
+
+
+@pytest.mark.parametrize("status", ["401", "403", "404"])
+def test_a_rejected_key_or_unknown_model_stops_after_one_request(tmp_path, status):
+    seeds = write_seeds(tmp_path / "seeds.jsonl", 40)
+    with FaultServer(faults=lambda request: [status] * 9) as server:
+        teacher = teacher_config(base_url=server.base_url)
+        line = error_line(run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k"))
+        assert sum(server.attempts.values()) == 1, "the preflight's answer is final: nothing else is sent"
+    assert f"teacher {server.base_url} (teacher.model 'gpt-3.5-turbo-1106', key from $MAGICODER_TEST_KEY)" in line
+    assert f"HTTP {status}" in line
+    assert ("teacher.model" in line.split(";")[-1]) == (status == "404")
+    assert not (tmp_path / "out.responses.jsonl").exists()
+
+
+def test_a_refused_base_url_stops_at_the_preflight_and_debug_shows_the_traceback(tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl", 40)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    teacher = teacher_config(base_url=url)
+    line = error_line(run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k"))
+    assert line.startswith(f"generate: error: cannot connect to teacher {url} (teacher.model 'gpt-3.5-turbo-1106', "
+                           "key from $MAGICODER_TEST_KEY): ConnectError")
+    assert line.endswith("check teacher.base_url and that the server is running")
+    proc = run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k", MAGICODER_DEBUG="1")
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "GenerationError: cannot connect" in proc.stderr
+
+
+def test_a_key_revoked_mid_run_stops_the_run_and_keeps_what_was_bought(tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl", 10)
+    revoked = lambda request: ["401"] * 9 if request["seed"] >= 976 + 4 else []  # noqa: E731
+    with FaultServer(faults=revoked) as server:
+        teacher = teacher_config(base_url=server.base_url)
+        line = error_line(run(generate_cmd(tmp_path, seeds, teacher, "out", concurrency=1), MAGICODER_TEST_KEY="k"))
+        assert "refused the key (HTTP 401" in line
+        assert sorted(server.attempts.values()) == [1] * 5, "one request at a time: nothing after the 401"
+        bought = set(server.completed)
+        assert len(bought) == 4
+
+    with FaultServer() as server:
+        proc = run(generate_cmd(tmp_path, seeds, teacher_config(base_url=server.base_url), "out"), MAGICODER_TEST_KEY="k")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert len(server.completed) == 6 and not set(server.attempts) & bought, "an answer bought before was asked again"
+    ledger = json.loads((tmp_path / "out.ledger.json").read_text())
+    assert ledger["cache_hits"] == 4 and ledger["requests_sent"] == 6
+
+
+def test_a_wrong_shaped_cache_entry_is_reported_and_asked_again_or_refused(tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl", 3)
+    with FaultServer() as server:
+        teacher = teacher_config(base_url=server.base_url)
+        assert run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k").returncode == 0
+        cache_file = tmp_path / "cache" / "teacher" / "responses.jsonl"
+        lines = cache_file.read_text().splitlines()
+        broken = json.loads(lines[1])
+        del broken["response"]["choices"]   # hand-edited, or written by another program
+        lines[1] = json.dumps(broken)
+        cache_file.write_text("\n".join(lines) + "\n")
+        where = f"{cache_file}:2: the response has no choices (request key {broken['key'][:16]})"
+
+        cmd = generate_cmd(tmp_path, seeds, teacher, "out") + ["--invalid-cache-entries", "error"]
+        line = error_line(run(cmd, MAGICODER_TEST_KEY="k"))
+        assert line == (f"generate: error: {where}; fix or delete that line, or set teacher.invalid_cache_entries: "
+                        "rerequest to ask the teacher again (1 such answers)")
+        assert sum(server.attempts.values()) == 3
+
+        proc = run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert f"{where}; asking the teacher again" in proc.stderr
+        assert server.attempts[broken["key"]] == 2 and sum(server.attempts.values()) == 4
+
+        # Every answer cached: no key is needed, and the broken line no longer matters.
+        proc = run(generate_cmd(tmp_path, seeds, teacher, "again"))
+        assert proc.returncode == 0 and "asking the teacher again" not in proc.stderr, proc.stderr[-3000:]
+        assert (tmp_path / "again.responses.jsonl").read_bytes() == (tmp_path / "out.responses.jsonl").read_bytes()
 
 
 def test_missing_api_key_fails_before_any_request(tmp_path):
@@ -195,13 +280,19 @@ def test_tiktoken_without_its_encoding_file_is_a_clear_error_not_a_hang(tmp_path
     assert "cl100k_base encoding could not be loaded" in proc.stderr and "TIKTOKEN_CACHE_DIR" in proc.stderr
 
 
+def answer(text: str) -> dict:
+    return {"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+
 def test_cache_tolerates_a_torn_line_and_repairs_it_on_append(tmp_path):
     cache = ResponseCache(tmp_path)
-    cache.append("k1", {"a": 1}, {"id": "one"})
+    cache.append("k1", {"a": 1}, answer("one"))
     with open(cache.path, "ab") as f:
         f.write(b'{"key": "k2", "request": {"a": 2}, "resp')   # what kill -9 mid-write leaves
-    assert cache.load({"k1", "k2"}) == {"k1": {"id": "one"}}
-    cache.append("k3", {"a": 3}, {"id": "three"})
+    answers, unusable = cache.load({"k1", "k2"})
+    assert answers == {"k1": answer("one")}
+    assert [str(u) for u in unusable] == [f"{cache.path}:2: not a {{key, request, response}} JSON line (torn by a killed writer?)"]
+    cache.append("k3", {"a": 3}, answer("three"))
     cache.close()
-    assert cache.load({"k1", "k2", "k3"}) == {"k1": {"id": "one"}, "k3": {"id": "three"}}
+    assert cache.load({"k1", "k2", "k3"})[0] == {"k1": answer("one"), "k3": answer("three")}
     assert cache.path.read_bytes().count(b"\n") == 3

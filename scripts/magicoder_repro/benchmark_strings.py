@@ -8,11 +8,12 @@ paper presets and the offline tests read the same fields the same way.
 import hashlib
 from pathlib import Path
 
+from magicoder_repro.errors import PipelineError
 from magicoder_repro.jsonl import iter_jsonl
 from magicoder_repro.sources import is_local
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(PipelineError, RuntimeError):
     """A dataset config names that cannot be loaded (no network, wrong path, bad checksum, missing field)."""
 
 

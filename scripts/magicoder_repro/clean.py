@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 
 from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.errors import one_line_errors
 
 FIELDS = ("seed", "problem", "solution")
 
@@ -63,6 +64,7 @@ def clean(paths: list[str], shuffle_seed: int) -> tuple[list[dict], dict]:
     return kept, stats
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inputs", nargs="+", required=True, help="per-language record files, in config order")

@@ -18,6 +18,7 @@ import ahocorasick_rs
 
 from magicoder_repro.benchmark_strings import load_benchmark_strings
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.errors import one_line_errors
 
 WORD = re.compile(r"\w+")
 
@@ -155,6 +156,7 @@ def run(input_path, columns, settings, kept_path, removed_path, summary_path) ->
     return summary
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--columns", nargs="+", required=True, help="text fields searched, joined by a blank line")

@@ -9,10 +9,10 @@ The EvalPlus files are the vendored official releases, checked by md5 (the hash 
 """
 import gzip
 import hashlib
-import json
 from pathlib import Path
 
-from magicoder_repro.jsonl import read_jsonl
+from magicoder_repro.errors import PipelineError
+from magicoder_repro.jsonl import parse_lines, read_jsonl
 from magicoder_repro.prompt_format import prompt as magicoder_prompt
 
 KINDS = ("humaneval", "mbpp", "multipl-e", "ds1000")
@@ -25,7 +25,7 @@ EVALPLUS_MD5 = {
 FENCE = "```"
 
 
-class UnknownBenchmark(ValueError):
+class UnknownBenchmark(PipelineError, ValueError):
     """A benchmark kind or name the pipeline does not know."""
 
 
@@ -46,7 +46,7 @@ def read_evalplus(path) -> tuple[list[dict], str]:
     want = EVALPLUS_MD5.get(path.name)
     if want and md5 != want:
         raise ValueError(f"{path}: md5 of decompressed data is {md5}, expected {want} (file changed or corrupt)")
-    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()], md5
+    return list(parse_lines(raw.splitlines(), path)), md5
 
 
 def read_hub_or_local(bench: dict) -> list[dict]:

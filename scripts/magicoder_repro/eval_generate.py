@@ -16,6 +16,7 @@ from pathlib import Path
 
 from magicoder_repro import eval_benchmarks
 from magicoder_repro.jsonl import write_jsonl
+from magicoder_repro.errors import one_line_errors
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -199,6 +200,7 @@ def generate_samples(model: dict, bench: dict) -> list[dict]:
     return records
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="JSON: backend, path or model, base_url, api_key_env, engine, ...")

@@ -24,6 +24,7 @@ import numpy as np
 
 from magicoder_repro import eval_benchmarks, sandbox
 from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_json
+from magicoder_repro.errors import one_line_errors
 
 # EvalPlus 0.3.1 can never pass HumanEval/32 (find_zero): its special oracle `continue`s before the test
 # is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep
@@ -263,6 +264,7 @@ def installed_version(package: str) -> str | None:
         return None
 
 
+@one_line_errors(sandbox.SandboxUnavailable)
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")

@@ -12,6 +12,7 @@ import sys
 from magicoder_repro.benchmark_strings import load_benchmark_strings, load_table
 from magicoder_repro.decontaminate import decontaminate, summarise
 from magicoder_repro.jsonl import write_json, write_jsonl
+from magicoder_repro.errors import one_line_errors
 
 COLUMNS = ["instruction", "response"]
 
@@ -40,6 +41,7 @@ def build(evol: dict, decontamination: dict | None) -> tuple[list[dict], list[di
     return kept, removed, summarise(decontamination, strings, skipped, kept, removed, match)
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--evol", required=True, help="the evol config section as JSON")

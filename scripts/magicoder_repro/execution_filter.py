@@ -30,6 +30,7 @@ from pathlib import Path
 
 from magicoder_repro import sandbox
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.errors import one_line_errors
 
 FENCE = re.compile(r"```[ \t]*(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 EXAMPLES = 5
@@ -328,6 +329,7 @@ def run(input_path, settings: dict, sandbox_cfg: dict, kept_path, removed_path, 
     return summary
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--settings", required=True, help="curation.execution_filter as JSON")

@@ -1,9 +1,13 @@
 """OSS-Instruct generation: one teacher request per seed, answered from the cache or by the teacher.
 
 The original asked gpt-3.5-turbo one request at a time. Here requests run `concurrency` at a time,
-the `openai` client retries rate limits, server errors, timeouts and dropped connections (honouring
-Retry-After), and each answer goes to the response cache as soon as it arrives (teacher_cache.py), so
-an interrupted run resumes where it stopped. Backends:
+the `openai` client retries rate limits, server errors, timeouts, dropped connections (honouring
+Retry-After) and 200s whose body is not a usable answer (checked as it arrives, below), and each
+answer goes to the response cache as soon as it arrives (teacher_cache.py), so an interrupted run
+resumes where it stopped. What no retry can fix stops the job at once, in one line naming the URL,
+the model and the key's variable, and nothing more is sent: a rejected key (401/403), a model the
+server does not have (404), and, on the first request, which goes alone (the preflight), a server
+that cannot be reached. Backends:
   openai  any OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, `transformers serve`) via `base_url`
   replay  answers only from a recorded file (a cache file is one); an unanswered request is an error
 A request that still fails after its retries is reported, the others finish, and the run exits
@@ -20,21 +24,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from .errors import PipelineError, one_line_errors
 from .jsonl import read_jsonl, write_json, write_jsonl
 from .requests import build_request, load_template, request_key
-from .teacher_cache import ResponseCache, read_answers
+from .teacher_cache import ResponseCache, read_answers, response_problem
 
 log = logging.getLogger("magicoder_repro.generate")
 
 SEED_FIELDS = ("lang", "index", "raw_index", "seed")
+CONNECT_TIMEOUT_S = 5.0   # an unreachable base_url fails the preflight within this
 
 
-class GenerationError(RuntimeError):
-    """A problem the user must fix (configuration, missing key or file); the message says how."""
-
-
-class IncompleteAnswer(ValueError):
-    """A 200 whose body parsed but holds no answer; retried like a truncated body."""
+class GenerationError(PipelineError):
+    """A problem the user must fix (configuration, key, server, missing file); the message says how."""
 
 
 @dataclass
@@ -84,11 +86,14 @@ def require_tiktoken(timeout_s: float = 30.0) -> None:
 
 
 def replay(jobs: list[Job], replay_file: str | None) -> dict[str, dict]:
-    """Answers for every request from the recorded file, or an error naming what is missing."""
+    """Answers for every request from the recorded file, or an error naming what is missing or broken."""
     if not replay_file or not os.path.exists(replay_file):
         raise GenerationError(f"teacher.backend is 'replay' but teacher.replay_file ({replay_file!r}) does not exist")
     todo = [job for job in jobs if job.key]
-    answers = read_answers([replay_file], {job.key for job in todo})
+    answers, unusable = read_answers([replay_file], {job.key for job in todo})
+    if unusable:
+        raise GenerationError(f"{unusable[0]}; a replay file cannot ask again: fix or delete that line "
+                              f"({len(unusable)} such lines; teacher.replay_file)")
     missing = [job for job in todo if job.key not in answers]
     if missing:
         first = missing[0].record
@@ -102,8 +107,59 @@ def replay(jobs: list[Job], replay_file: str | None) -> dict[str, dict]:
     return answers
 
 
+def cached_answers(cache: ResponseCache, wanted: set[str], on_invalid: str) -> dict[str, dict]:
+    """What the cache answers; a line that answers nothing is reported, and a wrong-shaped answer is
+    asked again (`rerequest`) or stops the job (`error`), as teacher.invalid_cache_entries says."""
+    answers, unusable = cache.load(wanted)
+    for entry in unusable:
+        if entry.key is None:
+            log.warning("%s; skipped", entry)
+    invalid = [entry for entry in unusable if entry.key is not None]
+    if invalid and on_invalid == "error":
+        raise GenerationError(f"{invalid[0]}; fix or delete that line, or set teacher.invalid_cache_entries: "
+                              f"rerequest to ask the teacher again ({len(invalid)} such answers)")
+    for entry in invalid:
+        log.warning("%s; asking the teacher again", entry)
+    return answers
+
+
+def fatal_error(e, teacher: dict, url: str, key_env: str, preflight: bool) -> GenerationError | None:
+    """The one-line stop for an error no retry can fix, or None. An unreachable server is one only at
+    the preflight: later it may be a passing outage, which the client's retries cover."""
+    import openai
+
+    where = f"teacher {url} (teacher.model {teacher['model']!r}, key from ${key_env})"
+    body = getattr(e, "body", None)
+    reason = body.get("message") if isinstance(body, dict) and body.get("message") else str(e)
+    detail = f"HTTP {getattr(e, 'status_code', '?')}: {reason[:200]}"
+    if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return GenerationError(f"{where} refused the key ({detail}); set {key_env} to a key allowed to use this model")
+    if isinstance(e, openai.NotFoundError):
+        return GenerationError(f"{where} has no such model or endpoint ({detail}); set teacher.model to a model "
+                               "this server serves and teacher.base_url to its /v1 address")
+    cause = type(e.__cause__).__name__
+    if preflight and isinstance(e, openai.APIConnectionError) and cause in ("ConnectError", "ConnectTimeout"):
+        return GenerationError(f"cannot connect to {where}: {cause}: {str(e.__cause__)[:200] or 'no answer'}; "
+                               "check teacher.base_url and that the server is running")
+    return None
+
+
+def describe(e) -> str:
+    cause = f" ({type(e.__cause__).__name__}: {e.__cause__})" if e.__cause__ else ""
+    return f"{type(e).__name__}: {e}{cause}"
+
+
 async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dict, stats: Counter):
     """Send every request the cache cannot answer; return (answers, keys answered now, failures)."""
+    wanted = {job.key for job in jobs if job.key}
+    answers = cached_answers(cache, wanted, runtime.get("invalid_cache_entries", "rerequest"))
+    stats["cache_hits"] = len(answers)
+    todo = {job.key: job.request for job in jobs if job.key and job.key not in answers}
+    log.info("%d requests: %d answered by the cache, %d to send", len(wanted), len(answers), len(todo))
+    if not todo:
+        return answers, set(), {}   # no key needed
+
+    import httpx2
     import openai
     from openai.types.chat import ChatCompletion
     from tqdm import tqdm
@@ -112,33 +168,41 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
     api_key = os.environ.get(key_env)
     if not api_key:
         raise GenerationError(
-            f"teacher.backend is 'openai' but the environment variable {key_env} (teacher.api_key_env) is not set. "
-            "Export the API key there; a local server that needs no key (vLLM, SGLang, transformers serve) "
-            f"still needs the variable set, to any value, e.g. {key_env}=local."
+            f"teacher.backend is 'openai' and {len(todo)} requests are not cached, but the environment variable "
+            f"{key_env} (teacher.api_key_env) is not set. Export the API key there; a local server that needs no "
+            f"key (vLLM, SGLang, transformers serve) still needs the variable set, to any value, e.g. {key_env}=local."
         )
-    wanted = {job.key for job in jobs if job.key}
-    answers = cache.load(wanted)
-    stats["cache_hits"] = len(answers)
-    todo = {job.key: job.request for job in jobs if job.key and job.key not in answers}
-    log.info("%d requests: %d answered by the cache, %d to send", len(wanted), len(answers), len(todo))
 
     async def count_attempt(request):
         stats["http_attempts"] += 1
 
-    async def count_status(response):
+    async def check_response(response):
+        # A 200 that is not a usable answer (truncated, no choices) is raised as a transport error,
+        # which the client retries with its own backoff, like a dropped connection.
         stats["http_responses"] += 1
         if response.status_code != 200:
             stats[f"http_{response.status_code}"] += 1
+            return
+        await response.aread()
+        try:
+            problem = response_problem(json.loads(response.content))
+        except ValueError:
+            problem = "the body is not valid JSON"
+        if problem:
+            stats["invalid_body"] += 1
+            raise httpx2.DecodingError(f"HTTP 200 without a usable answer: {problem}", request=response.request)
 
     client = openai.AsyncOpenAI(
         api_key=api_key,
         base_url=teacher.get("base_url"),
         max_retries=runtime["max_retries"],
-        timeout=runtime["timeout_s"],
-        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt], "response": [count_status]}),
+        timeout=openai.Timeout(runtime["timeout_s"], connect=min(CONNECT_TIMEOUT_S, runtime["timeout_s"])),
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt], "response": [check_response]}),
     )
+    url = str(client.base_url).rstrip("/")
     slots = asyncio.Semaphore(runtime["concurrency"])
     failures = {}
+    stop = asyncio.Event()
     pending: asyncio.Queue = asyncio.Queue()
 
     async def save_answers():
@@ -154,50 +218,62 @@ async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dic
                 for _, done in batch:
                     done.set_exception(e)
                 raise
+            finally:
+                for _ in batch:
+                    pending.task_done()
             for _, done in batch:
                 done.set_result(None)
 
-    async def one(key, request):
-        # The client retries HTTP-level failures itself; a 200 with a broken body it hands back as an
-        # exception, so that case gets its own retries with the same backoff shape.
-        async with slots:
-            for attempt in range(runtime["max_retries"] + 1):
-                try:
-                    # The body goes out exactly as cached and hashed; `chat.completions.create` would
-                    # re-validate it field by field first, the client's main CPU cost at high concurrency.
-                    completion = await client.post("/chat/completions", body=request, cast_to=ChatCompletion)
-                    if not completion.choices or completion.choices[0].message is None:
-                        raise IncompleteAnswer("no choices in the answer")
-                    break
-                except (json.JSONDecodeError, openai.APIResponseValidationError, IncompleteAnswer) as e:
-                    stats["invalid_body"] += 1
-                    if attempt == runtime["max_retries"]:
-                        failures[key] = f"{type(e).__name__}: {e}"
-                        return
-                    await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
-                except openai.APIError as e:
-                    failures[key] = f"{type(e).__name__}: {e}"
-                    return
+    async def one(key, request, preflight=False):
+        # The body goes out exactly as cached and hashed; `chat.completions.create` would re-validate
+        # it field by field first, the client's main CPU cost at high concurrency.
+        try:
+            sender = client.with_options(max_retries=0) if preflight else client
+            completion = await sender.post("/chat/completions", body=request, cast_to=ChatCompletion)
+        except openai.APIError as e:
+            fatal = fatal_error(e, teacher, url, key_env, preflight)
+            if fatal:
+                stop.set()
+                raise fatal from None
+            failures[key] = describe(e)
+            return
         response = completion.model_dump(mode="json")
         saved = asyncio.get_running_loop().create_future()
         await pending.put(((key, request, response), saved))
         await saved
         answers[key] = response
+        failures.pop(key, None)
 
-    start = time.monotonic()
-    with tqdm(total=len(todo), desc="teacher", unit="req", file=sys.stderr, mininterval=1.0) as bar:
-        async def tracked(key, request):
+    async def limited(key, request):
+        async with slots:
+            if stop.is_set():   # a fatal error is being raised: send nothing more
+                return
             await one(key, request)
             bar.update()
 
-        writer = asyncio.create_task(save_answers())
-        await asyncio.gather(*(tracked(k, r) for k, r in todo.items()))
+    start = time.monotonic()
+    writer = asyncio.create_task(save_answers())
+    tasks = []
+    try:
+        with tqdm(total=len(todo), desc="teacher", unit="req", file=sys.stderr, mininterval=1.0) as bar:
+            # The preflight: one request alone, no retries, so a wrong key, model or URL costs one request.
+            first = next(iter(todo))
+            await one(first, todo[first], preflight=True)
+            rest = {k: r for k, r in todo.items() if k not in answers}
+            bar.update(len(todo) - len(rest))
+            tasks = [asyncio.create_task(limited(k, r)) for k, r in rest.items()]
+            for done in asyncio.as_completed(tasks):
+                await done   # a fatal error ends the loop; the finally below cancels what has not finished
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await pending.join()   # answers that arrived are saved even when the run stops
         writer.cancel()
-    await client.close()
+        await client.close()
     elapsed = time.monotonic() - start
     stats["requests_sent"] = len(todo)
-    if todo:
-        log.info("sent %d requests in %.1f s (%.2f requests/s)", len(todo), elapsed, len(todo) / max(elapsed, 1e-9))
+    log.info("sent %d requests in %.1f s (%.2f requests/s)", len(todo), elapsed, len(todo) / max(elapsed, 1e-9))
     return answers, set(todo) - set(failures), failures
 
 
@@ -304,19 +380,18 @@ def command_line(argv, description: str, input_flag: str, input_help: str, plan_
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--max-retries", type=int, default=8)
     p.add_argument("--timeout-s", type=float, default=300)
+    p.add_argument("--invalid-cache-entries", choices=["rerequest", "error"], default="rerequest")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     teacher = json.loads(args.teacher)
     teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
-    runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s}
-    try:
-        run_requests(read_jsonl(args.input), plan_jobs, teacher, args.template, args.cache, runtime,
-                     args.responses, args.ledger)
-    except GenerationError as e:
-        log.error("%s", e)
-        sys.exit(1)
+    runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s,
+               "invalid_cache_entries": args.invalid_cache_entries}
+    run_requests(read_jsonl(args.input), plan_jobs, teacher, args.template, args.cache, runtime,
+                 args.responses, args.ledger)
 
 
+@one_line_errors()
 def main(argv=None):
     command_line(argv, __doc__.splitlines()[0], "--seeds", "seeds of one language", plan)
 

@@ -17,6 +17,7 @@ from collections import Counter
 from datasketch import MinHash, MinHashLSH
 
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.errors import one_line_errors
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 EXAMPLES = 10
@@ -103,6 +104,7 @@ def run(input_path, settings: dict, kept_path, removed_path, summary_path) -> di
     return summary
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--settings", required=True, help="curation.near_dedup as JSON")

@@ -10,6 +10,7 @@ import argparse
 from collections import Counter
 
 from .jsonl import iter_jsonl, write_json, write_jsonl
+from .errors import one_line_errors
 
 PROBLEM_MARKER = "[problem description]"
 SOLUTION_MARKER = "[solution]"
@@ -67,6 +68,7 @@ def parse(responses_path, records_path, stats_path) -> dict:
     return stats
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--responses", required=True)

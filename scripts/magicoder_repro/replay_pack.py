@@ -31,6 +31,7 @@ from magicoder_repro.parse import parse_row
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.seeds import make_seeds
 from magicoder_repro.teacher_tests import request_for_tests
+from magicoder_repro.errors import PipelineError, one_line_errors
 
 log = logging.getLogger("replay_pack")
 
@@ -39,7 +40,7 @@ PLACEHOLDER = re.compile(r"\{\{(humaneval|mbpp):([\w/]+):(\w+)\}\}")
 CREATED = 1701820800  # 2023-12-06, a fixed time so that rebuilding gives identical bytes
 
 
-class PackError(ValueError):
+class PackError(PipelineError, ValueError):
     """The answers do not fit the seeds (missing, or written for another document)."""
 
 
@@ -139,6 +140,7 @@ def check_doc(answer: dict, seed: dict, what: str) -> None:
                         f"from {seed['doc_id']}; rewrite it for this seed:\n{seed['seed']}")
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="config.yaml")

@@ -29,6 +29,7 @@ from rich.table import Table  # noqa: E402
 
 from magicoder_repro.jsonl import atomic_path, iter_jsonl, write_json  # noqa: E402
 from magicoder_repro.provenance import PACKAGES as provenance_packages, code_version, package_versions  # noqa: E402
+from magicoder_repro.errors import one_line_errors
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 # "execution-checked" and "for SFT" only when the stages beyond the paper run (rules/plus.smk).
@@ -543,6 +544,7 @@ def summary_tables(report: dict) -> list[Table]:
     return tables
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inputs", required=True, help="JSON: role -> path(s), as rules/report.smk lists them")

@@ -6,9 +6,10 @@ whenever anything that could change the answer changes (model, messages, samplin
 nothing else (concurrency, timeouts, retries) does.
 """
 import hashlib
-import json
 import re
 from pathlib import Path
+
+from .jsonl import dumps
 
 FIELD = re.compile(r"\{(\w+)\}")
 
@@ -62,7 +63,7 @@ def chat_request(prompt: str, index: int, teacher: dict) -> dict | None:
 
 def request_key(request: dict) -> str:
     """sha256 of the canonical JSON of the request body."""
-    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canonical = dumps(request, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

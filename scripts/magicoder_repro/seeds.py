@@ -17,13 +17,14 @@ from datasets import Dataset, IterableDataset, ReadInstruction, load_dataset
 
 from magicoder_repro.jsonl import iter_jsonl, write_jsonl
 from magicoder_repro.sources import is_local, local_files
+from magicoder_repro.errors import PipelineError, one_line_errors
 
 log = logging.getLogger("seeds")
 
 SEED_COLUMNS = ["raw_index", "doc_id", "seed", "start_line", "end_line"]
 
 
-class SeedError(ValueError):
+class SeedError(PipelineError, ValueError):
     """A problem with the seeds' configuration or source data; the message says what to fix."""
 
 
@@ -148,6 +149,7 @@ def make_seeds(lang: str, settings: dict) -> list[dict]:
     ]
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lang", required=True)

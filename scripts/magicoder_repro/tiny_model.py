@@ -7,6 +7,7 @@ from a small Llama config and a byte-level BPE tokenizer trained on local code g
 import argparse
 import json
 from pathlib import Path
+from magicoder_repro.errors import one_line_errors
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ bos_token if loop.first else '' }}"
@@ -77,6 +78,7 @@ def corpus_texts(paths, field="content"):
     return texts
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", nargs="+", required=True, help="JSONL or source files to train the tokenizer on")

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from .sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
+from .errors import one_line_errors
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # train.precision -> (weight dtype, autocast dtype or None). Gradients take the weights' dtype and are
@@ -391,6 +392,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+@one_line_errors()
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="base model / previous stage: directory or Hub id")
