@@ -55,7 +55,7 @@ def load_transformers(path: str, dtype: str = "auto", device: str | None = None)
 
 def pick_engine(engine: str, device) -> str:
     """`auto`: static cache + torch.compile on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU
-    (compilation costs more there than it saves). `paged` is transformers' continuous batching."""
+    (compilation costs more there than it saves)."""
     if engine != "auto":
         return engine
     return "static" if str(device).startswith("cuda") else "plain"
@@ -97,8 +97,8 @@ def generate_batches(model, prompts: list[list[int]], settings: dict, engine: st
     n, new = settings.get("n", 1), settings["max_new_tokens"]
     sample = settings.get("temperature", 0) > 0
     engine = pick_engine(engine, model.device)
-    if engine not in ("plain", "static", "paged"):
-        raise ValueError(f"unknown engine {engine!r} (auto, plain, static, paged)")
+    if engine not in ("plain", "static"):
+        raise ValueError(f"unknown engine {engine!r} (auto, plain, static)")
     gen = GenerationConfig(
         max_new_tokens=new, do_sample=sample, pad_token_id=pad_id,
         eos_token_id=None if ignore_eos else model.generation_config.eos_token_id,
@@ -123,7 +123,7 @@ def generate_batches(model, prompts: list[list[int]], settings: dict, engine: st
         if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
             torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
         try:
-            out = run_generate(model, rows, gen, engine, pad_id)
+            out = run_generate(model, rows, gen, pad_id)
         except torch.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -135,14 +135,10 @@ def generate_batches(model, prompts: list[list[int]], settings: dict, engine: st
         todo = todo[len(chunk):]
 
 
-def run_generate(model, rows: list[list[int]], gen, engine: str, pad_id: int) -> list[list[int]]:
+def run_generate(model, rows: list[list[int]], gen, pad_id: int) -> list[list[int]]:
     """New tokens for each left-padded row, trailing padding removed."""
     import torch
 
-    if engine == "paged":
-        out = model.generate_batch(rows, generation_config=gen, progress_bar=False)
-        by_id = sorted(out.values(), key=lambda r: int(str(r.request_id).rsplit("_", 1)[-1]))
-        return [list(r.generated_tokens) for r in by_id]
     width = max(map(len, rows))
     ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], device=model.device)
     mask = (torch.arange(width, device=model.device)[None, :] >= torch.tensor(
@@ -179,7 +175,7 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
     log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
     figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": []}
     for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
-                                       backend.get("ignore_eos", False), done, log):
+                                       False, done, log):
         keep(pairs, [tok.decode(s, skip_special_tokens=True) for s in out], figures["engine"])
         figures["batches"].append([[len(ids[i]), len(s)] for (i, _), s in zip(pairs, out)])
         log(f"batch {len(figures['batches'])}: {len(pairs)} sequences, {sum(map(len, out))} new tokens, "
