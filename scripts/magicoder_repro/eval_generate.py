@@ -111,7 +111,7 @@ def generate_batches(model, prompts: list[list[int]], settings: dict, engine: st
     if engine == "static":
         gen.cache_implementation = "static"
         gen.max_cache_len = longest + new
-    batch_size = batch_size or auto_batch_size(model, len(plan), longest + new)
+    batch_size = min(batch_size or auto_batch_size(model, len(plan), longest + new), len(plan))
     log(f"engine {engine}, {len(plan)} sequences ({len(plan) - len(done)} to do), batch size {batch_size}")
     todo = [(pos, s) for pos, s in enumerate(plan) if s not in done]
     while todo:
@@ -173,11 +173,14 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
     engine = pick_engine(backend.get("engine", "auto"), model.device)
     loaded = time.perf_counter()
     log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
-    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": []}
+    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": [], "batch_s": []}
+    last = loaded
     for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
                                        False, done, log):
         keep(pairs, [tok.decode(s, skip_special_tokens=True) for s in out], figures["engine"])
         figures["batches"].append([[len(ids[i]), len(s)] for (i, _), s in zip(pairs, out)])
+        figures["batch_s"].append(round(time.perf_counter() - last, 2))
+        last = time.perf_counter()
         log(f"batch {len(figures['batches'])}: {len(pairs)} sequences, {sum(map(len, out))} new tokens, "
             f"{time.perf_counter() - loaded:.1f}s since load")
     figures["generate_s"] = round(time.perf_counter() - loaded, 2)
