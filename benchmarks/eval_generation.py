@@ -147,7 +147,9 @@ def main():
         ds = bench("ds1000", dataset=local_rows("ds1000", count, work), temperature=0.2, top_p=0.5, n=40, seed=0,
                    max_new_tokens=args.new_tokens or 1024)
         # DS-1000 asks for every sequence in one batch: more than the GPU holds, so the backoff is exercised.
-        jobs = [("multipl-e-static-cold", spec, mpe, "cache"), ("ds1000-static-oversized-batch", {**spec, "batch_size": count * 40}, ds, "cache")]
+        he = bench("humaneval", dataset=HUMANEVAL)
+        jobs = [("ds1000-static-oversized-batch", {**spec, "batch_size": count * 40}, ds, "cache"),
+                ("multipl-e-static-cold", spec, mpe, "cache"), ("humaneval-plain", {**spec, "engine": "plain"}, he, "cache")]
     weight_bytes = info["params"] * 2
     rows = []
     result = {"gpu": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
