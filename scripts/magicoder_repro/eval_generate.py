@@ -1,10 +1,11 @@
 """Samples for one (model, benchmark) pair: prompts in, completions out, nothing executed.
 
 Generation is kept apart from scoring so that a rescoring (new sandbox, fixed harness) never pays for
-generation again. Three backends give the same records: transformers (batched and left-padded on a CPU;
-on a GPU a static KV cache with torch.compile, 4x plain `generate` in BENCHMARKS.md), an OpenAI-compatible
-server (any served model, the teacher included; the key comes from an
-environment variable), and vLLM when it is installed (tensor parallel over the visible GPUs).
+generation again. Three backends give the same records: transformers (batched and left-padded `generate`
+on a CPU; on a GPU a static KV cache whose decode step is compiled once per job), an OpenAI-compatible
+server (any served model, the teacher included; the key comes from an environment variable), and vLLM
+when it is installed (tensor parallel over the visible GPUs). Samples are kept batch by batch, so a job
+that runs out of GPU memory halves its batch and a killed job resumes (BENCHMARKS.md has the figures).
 """
 import argparse
 import hashlib
