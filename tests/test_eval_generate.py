@@ -70,6 +70,11 @@ def test_every_engine_equals_plain_greedy_on_a_trained_model(trained_dir):
     for engine, batch in (("plain", 16), ("static", 1), ("static", 16)):
         out = eval_generate.generate_ids(model, prompts, settings, engine, tok.pad_token_id, batch_size=batch, ignore_eos=True)
         assert out == reference, (engine, batch)
+    # n samples a prompt are n rows; a seed makes them reproducible, in any engine.
+    sampling = {**settings, "temperature": 0.8, "top_p": 0.95, "n": 3, "seed": 1}
+    sampled = eval_generate.generate_ids(model, prompts[:2], sampling, "static", tok.pad_token_id, batch_size=4)
+    assert [len(s) for s in sampled] == [3, 3] and len({tuple(x) for s in sampled for x in s}) > 1
+    assert sampled == eval_generate.generate_ids(model, prompts[:2], sampling, "static", tok.pad_token_id, batch_size=4)
 
 
 def job_config(model_path):
