@@ -17,6 +17,7 @@ rule eval_generate:
     params:
         model=lambda wildcards: as_json(eval_model(wildcards.model)),
         benchmark=lambda wildcards: as_json(eval_benchmark(wildcards.benchmark, keep_scoring=False)),
+        compile_cache=f"{CACHE}/torch-compile",  # shared by every job and run: only the first compile is paid
     resources:
         gpus=lambda wildcards: int(eval_model(wildcards.model).get("gpus", 0)),
     log:
@@ -25,7 +26,7 @@ rule eval_generate:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.generate.tsv"
     shell:
         "python -m magicoder_repro.eval_generate --model {params.model:q} --benchmark {params.benchmark:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--compile-cache {params.compile_cache:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule eval_score:

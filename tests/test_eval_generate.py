@@ -1,8 +1,20 @@
-"""The transformers backend: batched, left-padded generation gives what one prompt at a time gives;
-missing checkpoints are named clearly."""
+"""The transformers backend: every engine gives plain `generate`'s greedy tokens on a model with real
+margins, a killed job resumes from what it wrote, prompts are tokenised as the original evaluation did for
+each tokenizer family, and missing checkpoints are named clearly."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
-from magicoder_repro import eval_generate, tiny_model
+from magicoder_repro import eval_generate, prompt_format, tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+HUMANEVAL = "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
@@ -11,16 +23,127 @@ def model_dir(tmp_path_factory):
     return tiny_model.build(tmp_path_factory.mktemp("tiny") / "m", texts, vocab_size=300)
 
 
-def test_batched_left_padded_equals_one_at_a_time(model_dir):
-    model, tok = eval_generate.load_transformers(str(model_dir))
-    prompts = [tok(t)["input_ids"] for t in ["def add(a, b):", "for i in range(10):\n    print(i)\n# x", "d"]]
-    settings = {"max_new_tokens": 12, "temperature": 0}
-    batched = eval_generate.generate_ids(model, prompts, settings, "plain", tok.pad_token_id, batch_size=3, ignore_eos=True)
-    single = eval_generate.generate_ids(model, prompts, settings, "plain", tok.pad_token_id, batch_size=1, ignore_eos=True)
-    assert batched == single and all(len(s[0]) == 12 for s in batched)
-    sampled = eval_generate.generate_ids(model, prompts[:1], {**settings, "temperature": 0.8, "n": 3, "seed": 1},
-                                         "plain", tok.pad_token_id)
-    assert len(sampled[0]) == 3
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory):
+    """A tiny Llama trained for 200 steps on the demo corpus: random weights tie their top logits (issue 18),
+    a trained model has real margins, so equal greedy tokens mean equal computation."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    texts = tiny_model.corpus_texts(sorted((REPO / "data/demo/corpus").glob("*.jsonl")))
+    out = tiny_model.build(tmp_path_factory.mktemp("trained") / "m", texts, vocab_size=512, hidden_size=64)
+    tok, model = AutoTokenizer.from_pretrained(out), AutoModelForCausalLM.from_pretrained(out)
+    stream = torch.tensor([i for t in texts for i in tok(t)["input_ids"] + [tok.eos_token_id]])
+    chunks = stream[: len(stream) // 64 * 64].view(-1, 64)
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(200):
+        batch = chunks[torch.randint(len(chunks), (8,))]
+        model(input_ids=batch, labels=batch).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.save_pretrained(out)
+    return out
+
+
+def humaneval_ids(tok, count):
+    from magicoder_repro import eval_benchmarks
+
+    tasks = eval_benchmarks.load_tasks({"benchmark": "humaneval", "kind": "humaneval", "dataset": HUMANEVAL, "limit": count})
+    return prompt_format.eval_input_ids(tok, [t["prompt"] for t in tasks], "humaneval")
+
+
+def test_every_engine_equals_plain_greedy_on_a_trained_model(trained_dir):
+    import torch
+
+    model, tok = eval_generate.load_transformers(str(trained_dir))
+    prompts = humaneval_ids(tok, 16)
+    settings = {"max_new_tokens": 24, "temperature": 0}
+    reference = eval_generate.generate_ids(model, prompts, settings, "plain", tok.pad_token_id, batch_size=1, ignore_eos=True)
+    # Real margins: the gap between the two best logits at every greedy step of the reference.
+    gaps = []
+    for p, (new,) in zip(prompts, reference):
+        logits = model(torch.tensor([p + new[:-1]])).logits[0, len(p) - 1:]
+        top2 = logits.topk(2).values
+        gaps += (top2[:, 0] - top2[:, 1]).tolist()
+    assert sum(g < 1e-3 for g in gaps) < 0.02 * len(gaps) and len({tuple(s[0]) for s in reference}) > 10
+    for engine, batch in (("plain", 16), ("static", 1), ("static", 16)):
+        out = eval_generate.generate_ids(model, prompts, settings, engine, tok.pad_token_id, batch_size=batch, ignore_eos=True)
+        assert out == reference, (engine, batch)
+    # n samples a prompt are n rows; a seed makes them reproducible, in any engine.
+    sampling = {**settings, "temperature": 0.8, "top_p": 0.95, "n": 3, "seed": 1}
+    sampled = eval_generate.generate_ids(model, prompts[:2], sampling, "static", tok.pad_token_id, batch_size=4)
+    assert [len(s) for s in sampled] == [3, 3] and len({tuple(x) for s in sampled for x in s}) > 1
+    assert sampled == eval_generate.generate_ids(model, prompts[:2], sampling, "static", tok.pad_token_id, batch_size=4)
+
+
+def job_config(model_path):
+    model = {"backend": "transformers", "path": str(model_path), "engine": "plain", "batch_size": 2}
+    bench = {"benchmark": "humaneval", "kind": "humaneval", "dataset": HUMANEVAL, "limit": 10, "max_new_tokens": 32,
+             "temperature": 0.0, "n": 1}
+    return model, bench
+
+
+def job_argv(model_path, out):
+    """The rule's command line."""
+    model, bench = job_config(model_path)
+    return ["--model", json.dumps(model), "--benchmark", json.dumps(bench), "--out", str(out)]
+
+
+@pytest.mark.slow
+def test_a_killed_job_resumes_from_the_samples_it_wrote(trained_dir, tmp_path, capsys):
+    out, partial = tmp_path / "humaneval.samples.jsonl", tmp_path / "humaneval.samples.jsonl.partial"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "scripts")}
+    job = subprocess.Popen([sys.executable, "-m", "magicoder_repro.eval_generate", *job_argv(trained_dir, out)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while job.poll() is None and (not partial.exists() or len(partial.read_text().splitlines()) < 5):
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    written = partial.read_text().splitlines()[1:]
+    assert not out.exists() and 4 <= len(written) < 10
+    eval_generate.main(job_argv(trained_dir, out))  # the rerun (in this process, to save an interpreter start)
+    assert f"resuming: {len(written)} samples already in" in capsys.readouterr().out and not partial.exists()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    uninterrupted, _ = eval_generate.generate_samples(*job_config(trained_dir))
+    assert records == uninterrupted and [r["task_id"] for r in records] == [f"HumanEval/{i}" for i in range(10)]
+    assert {r["engine"] for r in records} == {"transformers-plain"}
+
+
+def family_tokenizer(style):
+    """Tiny tokenizers laid out like the three families: DeepSeek-Coder (byte-level BPE, BOS added),
+    CodeLlama (SentencePiece-style Metaspace, `<s>` added), StarCoder (byte-level, bos = eos =
+    `<|endoftext|>`, nothing added)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bos, eos = {"deepseek": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"), "codellama": ("<s>", "</s>"),
+                "starcoder": ("<|endoftext|>", "<|endoftext|>")}[style]
+    tok = Tokenizer(models.BPE())
+    if style == "codellama":
+        tok.pre_tokenizer, tok.decoder = pre_tokenizers.Metaspace(), decoders.Metaspace()
+    else:
+        tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet() if style != "codellama" else []
+    tok.train_from_iterator(["def add(a, b):\n    return a + b\n"] * 5, trainers.BpeTrainer(
+        vocab_size=300, special_tokens=sorted({bos, eos}), initial_alphabet=alphabet))
+    if style != "starcoder":
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos)
+
+
+@pytest.mark.parametrize("style", ["deepseek", "codellama", "starcoder"])
+def test_prompts_are_tokenised_as_the_original_evaluation_did(style):
+    tok = family_tokenizer(style)
+    text = "def add(a, b):"
+    body = tok(text, add_special_tokens=False)["input_ids"]
+    bos = tok.convert_tokens_to_ids(tok.bos_token)
+    for kind in ("humaneval", "mbpp", "ds1000"):  # Magicoder's scripts: BOS id prepended whenever there is one
+        assert prompt_format.eval_input_ids(tok, [text], kind) == [[bos] + body]
+    # bigcode-evaluation-harness: the tokenizer's own special tokens (StarCoder: none)
+    assert prompt_format.eval_input_ids(tok, [text], "multipl-e") == [body if style == "starcoder" else [bos] + body]
+    tok.bos_token = None  # a tokenizer without BOS: nothing is prepended, never None
+    assert prompt_format.eval_input_ids(tok, [text], "humaneval") == [body]
 
 
 def test_missing_checkpoint(tmp_path):
@@ -43,12 +166,7 @@ def free_port():
 @pytest.mark.slow
 def test_openai_backend_against_a_local_server(model_dir, tmp_path):
     """A served model (here the tiny one, through `transformers serve`) is evaluated like the teacher would be."""
-    import os
-    import subprocess
-    import sys
-    import time
     import urllib.request
-    from pathlib import Path
 
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "OMP_NUM_THREADS": "1"}
@@ -67,7 +185,7 @@ def test_openai_backend_against_a_local_server(model_dir, tmp_path):
                  "api_key_env": "NO_SUCH_KEY_VAR"}
         bench = {"benchmark": "humaneval", "kind": "humaneval", "max_new_tokens": 8, "temperature": 0.0, "n": 1,
                  "limit": 2, "dataset": "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"}
-        records = eval_generate.generate_samples(model, bench)
+        records, _ = eval_generate.generate_samples(model, bench)
     finally:
         server.terminate()
         server.wait(timeout=30)

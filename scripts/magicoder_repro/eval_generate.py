@@ -1,12 +1,14 @@
 """Samples for one (model, benchmark) pair: prompts in, completions out, nothing executed.
 
 Generation is kept apart from scoring so that a rescoring (new sandbox, fixed harness) never pays for
-generation again. Three backends give the same records: transformers (batched and left-padded on a CPU;
-on a GPU a static KV cache with torch.compile, 4x plain `generate` in BENCHMARKS.md), an OpenAI-compatible
-server (any served model, the teacher included; the key comes from an
-environment variable), and vLLM when it is installed (tensor parallel over the visible GPUs).
+generation again. Three backends give the same records: transformers (batched and left-padded `generate`
+on a CPU; on a GPU a static KV cache whose decode step is compiled once per job), an OpenAI-compatible
+server (any served model, the teacher included; the key comes from an environment variable), and vLLM
+when it is installed (tensor parallel over the visible GPUs). Samples are kept batch by batch, so a job
+that runs out of GPU memory halves its batch and a killed job resumes (BENCHMARKS.md has the figures).
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -14,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from magicoder_repro import eval_benchmarks
-from magicoder_repro.jsonl import write_jsonl
+from magicoder_repro import eval_benchmarks, prompt_format
 from magicoder_repro.errors import one_line_errors
+from magicoder_repro.jsonl import dumps, write_jsonl
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -48,62 +50,113 @@ def load_transformers(path: str, dtype: str = "auto", device: str | None = None)
         tokenizer.pad_token = tokenizer.eos_token
     torch_dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32, "bf16": torch.bfloat16,
                    "fp16": torch.float16, "fp32": torch.float32}[dtype]
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).eval()
+    # Straight onto the device: a 13 GB checkpoint loaded to the CPU first and copied costs seconds.
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, device_map=device).eval()
     return model, tokenizer
 
 
 def pick_engine(engine: str, device) -> str:
     """`auto`: static cache + torch.compile on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU
-    (compilation costs more there than it saves). `paged` is transformers' continuous batching."""
+    (compilation costs more there than it saves)."""
     if engine != "auto":
         return engine
     return "static" if str(device).startswith("cuda") else "plain"
 
 
-def generate_ids(model, prompts: list[list[int]], settings: dict, engine: str = "auto", pad_id: int = 0,
-                 batch_size: int = 16, ignore_eos: bool = False) -> list[list[list[int]]]:
-    """New token ids, `settings["n"]` sequences per prompt, in prompt order."""
+def auto_batch_size(model, n_seqs: int, max_len: int, headroom: float = 0.8) -> int:
+    """Sequences per batch: as many as the free GPU memory holds (static KV cache of `max_len` positions plus the
+    prefill's MLP activations), split evenly so that the last batch is not a sliver; 16 on a CPU."""
+    import torch
+
+    if model.device.type != "cuda":
+        return min(16, n_seqs)
+    cfg = model.config.get_text_config()
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * max_len
+    prefill = 3 * cfg.intermediate_size * max_len
+    per_seq = (kv + prefill) * model.dtype.itemsize
+    cap = max(1, int(headroom * torch.cuda.mem_get_info(model.device)[0] // per_seq))
+    batches = -(-n_seqs // cap)
+    return -(-n_seqs // batches)
+
+
+def sequence_plan(prompts: list[list[int]], n: int) -> list[tuple[int, int]]:
+    """Every (prompt, sample) pair, longest prompt first: batches pad little, the first one is the largest
+    (its cache size serves every later batch, and an out-of-memory shows up at once)."""
+    return sorted(((i, k) for i in range(len(prompts)) for k in range(n)), key=lambda s: (-len(prompts[s[0]]), s))
+
+
+def generate_batches(model, prompts: list[list[int]], settings: dict, engine: str = "auto", pad_id: int = 0,
+                     batch_size: int | None = None, ignore_eos: bool = False, done=frozenset(), log=print):
+    """Yield (pairs, new token ids) batch by batch for every (prompt, sample) pair not in `done`.
+
+    The static engine compiles one decode step for one (batch, cache length) shape: every batch is padded
+    to the batch size with copies of its last row, and the cache is sized once for the longest prompt. A
+    batch that does not fit the GPU is retried at half the size (one recompile, said in the log)."""
     import torch
     from transformers import GenerationConfig
 
-    n = settings.get("n", 1)
+    n, new = settings.get("n", 1), settings["max_new_tokens"]
     sample = settings.get("temperature", 0) > 0
+    engine = pick_engine(engine, model.device)
+    if engine not in ("plain", "static"):
+        raise ValueError(f"unknown engine {engine!r} (auto, plain, static)")
     gen = GenerationConfig(
-        max_new_tokens=settings["max_new_tokens"], do_sample=sample, num_return_sequences=n, pad_token_id=pad_id,
+        max_new_tokens=new, do_sample=sample, pad_token_id=pad_id,
         eos_token_id=None if ignore_eos else model.generation_config.eos_token_id,
         **({"temperature": settings["temperature"], "top_p": settings.get("top_p", 1.0)} if sample else {}),
     )
-    if settings.get("seed") is not None:
-        torch.manual_seed(settings["seed"])
-    engine = pick_engine(engine, model.device)
-    if engine == "paged":
-        out = model.generate_batch(prompts, generation_config=gen, progress_bar=False)
-        seqs = [r.generated_tokens for r in out.values()]
-        if len(seqs) != len(prompts) * n:
-            raise RuntimeError(f"continuous batching returned {len(seqs)} of {len(prompts) * n} sequences")
-        return [seqs[i * n:(i + 1) * n] for i in range(len(prompts))]
+    if ignore_eos:
+        gen.min_new_tokens = new
+    plan = sequence_plan(prompts, n)
+    longest = max(map(len, prompts))
     if engine == "static":
         gen.cache_implementation = "static"
-    elif engine != "plain":
-        raise ValueError(f"unknown engine {engine!r} (auto, plain, static, paged)")
-    if ignore_eos:
-        gen.min_new_tokens = settings["max_new_tokens"]
-    # Longest first, so each batch pads little and an out-of-memory shows up in the first batch.
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    results: list = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        width = max(len(prompts[i]) for i in idx)
-        if engine == "static":  # each new (batch, width) shape compiles again: round widths to few buckets
-            width = -(-width // 128) * 128
-        ids = torch.tensor([[pad_id] * (width - len(prompts[i])) + prompts[i] for i in idx], device=model.device)
-        mask = (torch.arange(width, device=model.device)[None, :] >= torch.tensor(
-            [width - len(prompts[i]) for i in idx], device=model.device)[:, None]).long()
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=gen)
-        new = out[:, width:].tolist()
-        for j, i in enumerate(idx):
-            results[i] = [strip_padding(s, pad_id) for s in new[j * n:(j + 1) * n]]
+        gen.max_cache_len = longest + new
+    batch_size = min(batch_size or auto_batch_size(model, len(plan), longest + new), len(plan))
+    log(f"engine {engine}, {len(plan)} sequences ({len(plan) - len(done)} to do), batch size {batch_size}")
+    todo = [(pos, s) for pos, s in enumerate(plan) if s not in done]
+    while todo:
+        chunk = todo[:batch_size]
+        pairs = [s for _, s in chunk]
+        rows = [prompts[i] for i, _ in pairs]
+        if engine == "static":
+            rows += [rows[-1]] * (batch_size - len(rows))
+        if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
+            torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
+        try:
+            out = run_generate(model, rows, gen, pad_id)
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            log(f"out of GPU memory at batch size {batch_size * 2}: retrying at {batch_size}")
+            torch.cuda.empty_cache()
+            continue
+        yield pairs, out[:len(pairs)]
+        todo = todo[len(chunk):]
+
+
+def run_generate(model, rows: list[list[int]], gen, pad_id: int) -> list[list[int]]:
+    """New tokens for each left-padded row, trailing padding removed."""
+    import torch
+
+    width = max(map(len, rows))
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], device=model.device)
+    mask = (torch.arange(width, device=model.device)[None, :] >= torch.tensor(
+        [width - len(r) for r in rows], device=model.device)[:, None]).long()
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=gen)
+    return [strip_padding(s, pad_id) for s in out[:, width:].tolist()]
+
+
+def generate_ids(model, prompts: list[list[int]], settings: dict, engine: str = "auto", pad_id: int = 0,
+                 batch_size: int | None = None, ignore_eos: bool = False) -> list[list[list[int]]]:
+    """New token ids, `settings["n"]` sequences per prompt, in prompt order."""
+    results = [[None] * settings.get("n", 1) for _ in prompts]
+    for pairs, out in generate_batches(model, prompts, settings, engine, pad_id, batch_size, ignore_eos, log=lambda m: None):
+        for (i, k), s in zip(pairs, out):
+            results[i][k] = s
     return results
 
 
@@ -113,13 +166,27 @@ def strip_padding(tokens: list[int], pad_id: int) -> list[int]:
     return tokens
 
 
-def generate_transformers(model_path: str, prompts: list[str], settings: dict, backend: dict) -> list[list[str]]:
+def generate_transformers(model_path: str, prompts: list[str], settings: dict, backend: dict, kind: str,
+                          done: set, keep, log=print):
+    """Batches of (pairs, texts) to `keep`, skipping the (prompt, sample) pairs in `done`; returns run figures."""
+    start = time.perf_counter()
     model, tok = load_transformers(model_path, backend.get("dtype", "auto"))
-    # The Magicoder tokenizers add BOS themselves; prompts are plain text, so encode with special tokens.
-    ids = [tok(p)["input_ids"] for p in prompts]
-    out = generate_ids(model, ids, settings, backend.get("engine", "auto"), tok.pad_token_id,
-                       backend.get("batch_size", 16))
-    return [[tok.decode(s, skip_special_tokens=True) for s in seqs] for seqs in out]
+    ids = prompt_format.eval_input_ids(tok, prompts, kind)
+    engine = pick_engine(backend.get("engine", "auto"), model.device)
+    loaded = time.perf_counter()
+    log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
+    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": [], "batch_s": []}
+    last = loaded
+    for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
+                                       False, done, log):
+        keep(pairs, [tok.decode(s, skip_special_tokens=True) for s in out], figures["engine"])
+        figures["batches"].append([[len(ids[i]), len(s)] for (i, _), s in zip(pairs, out)])
+        figures["batch_s"].append(round(time.perf_counter() - last, 2))
+        last = time.perf_counter()
+        log(f"batch {len(figures['batches'])}: {len(pairs)} sequences, {sum(map(len, out))} new tokens, "
+            f"{time.perf_counter() - loaded:.1f}s since load")
+    figures["generate_s"] = round(time.perf_counter() - loaded, 2)
+    return figures
 
 
 # ---------------------------------------------------------------- OpenAI-compatible server
@@ -153,14 +220,16 @@ def generate_openai(model: str, prompts: list[str], settings: dict, backend: dic
 
 
 # ---------------------------------------------------------------- vLLM
-def generate_vllm(model_path: str, prompts: list[str], settings: dict, backend: dict) -> list[list[str]]:
+def generate_vllm(model_path: str, prompts: list[str], settings: dict, backend: dict, kind: str) -> list[list[str]]:
+    """All samples at once (vLLM schedules them itself); the prompt ids are the ones the transformers path uses."""
     from vllm import LLM, SamplingParams
 
     llm = LLM(model_path, tensor_parallel_size=backend.get("tensor_parallel", 1), dtype="auto")
     params = SamplingParams(n=settings.get("n", 1), temperature=settings.get("temperature", 0),
                             top_p=settings.get("top_p", 1.0), max_tokens=settings["max_new_tokens"],
                             seed=settings.get("seed"))
-    return [[c.text for c in r.outputs] for r in llm.generate(prompts, params)]
+    ids = prompt_format.eval_input_ids(llm.get_tokenizer(), prompts, kind)
+    return [[c.text for c in r.outputs] for r in llm.generate([{"prompt_token_ids": i} for i in ids], params)]
 
 
 def vllm_available() -> bool:
@@ -169,35 +238,76 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+# ---------------------------------------------------------------- resumable output
+class Partial:
+    """Samples appended and fsynced batch by batch beside the output, so a killed job resumes where it stopped.
+
+    The first line fingerprints the job's settings: a partial file left by a job with other settings is
+    discarded, never mixed in. The complete output is still written atomically at the end."""
+
+    def __init__(self, out: str | None = None, fingerprint: str = "", log=print):
+        self.path, self.records = (Path(f"{out}.partial") if out else None), {}
+        if self.path is None:  # in memory only (library calls)
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+        if lines and json.loads(lines[0]).get("fingerprint") == fingerprint:
+            for line in lines[1:]:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:  # the torn last line of a killed write
+                    break
+                self.records[(r["task_id"], r["sample"])] = r
+            log(f"resuming: {len(self.records)} samples already in {self.path}")
+        elif lines:
+            log(f"{self.path}: left by a job with other settings, discarded")
+        if not self.records:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")
+
+    def add(self, records: list[dict]):
+        self.records.update(((r["task_id"], r["sample"]), r) for r in records)
+        if self.path is None:
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.writelines(dumps(r) + "\n" for r in records)
+            f.flush()
+            os.fsync(f.fileno())
+
+
 # ---------------------------------------------------------------- main
-def generate_samples(model: dict, bench: dict) -> list[dict]:
-    """Sample records (task_id, prompt, raw output, post-processed solution) for one benchmark."""
+def generate_samples(model: dict, bench: dict, partial: Partial | None = None, log=print) -> tuple[list[dict], dict]:
+    """Sample records (task_id, sample, prompt, raw output, post-processed solution, engine) for one benchmark,
+    in task order, and the run's figures."""
     tasks = eval_benchmarks.load_tasks(bench)
     settings = eval_benchmarks.generation_settings(bench)
-    prompts = [t["prompt"] for t in tasks]
+    n, kind = settings.get("n", 1), eval_benchmarks.kind_of(bench)
     backend = model.get("backend", "transformers")
     if backend == "openai":
         # A served chat model gets the bare instruction and answers with a fenced block of its own.
         for t in tasks:
             t["chat_reply"] = t["chat"]
-        prompts = [t["instruction"] if t["chat"] else t["prompt"] for t in tasks]
+            t["prompt"] = t["instruction"] if t["chat"] else t["prompt"]
+    partial = partial or Partial()
+    done = {(i, k) for i, t in enumerate(tasks) for k in range(n) if (t["task_id"], k) in partial.records}
+
+    def keep(pairs, texts, engine):
+        partial.add([{"task_id": tasks[i]["task_id"], "sample": k, "prompt": tasks[i]["prompt"], "raw": text,
+                      "solution": eval_benchmarks.postprocess(bench, tasks[i], text), "engine": engine}
+                     for (i, k), text in zip(pairs, texts)])
+
+    prompts = [t["prompt"] for t in tasks]
+    figures = {}
+    if backend == "openai":
         raw = generate_openai(model["model"], prompts, settings, model, [t["chat"] for t in tasks])
-        for t, p in zip(tasks, prompts):
-            t["prompt"] = p
+        keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "openai")
+    elif backend not in ("transformers", "vllm", "auto"):
+        raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
+    elif backend == "vllm" or (backend == "auto" and vllm_available()):
+        raw = generate_vllm(resolve_model(model["path"]), prompts, settings, model, kind)
+        keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "vllm")
     else:
-        path = resolve_model(model["path"])
-        if backend == "vllm" or (backend == "auto" and vllm_available()):
-            raw = generate_vllm(path, prompts, settings, model)
-        elif backend in ("transformers", "auto"):
-            raw = generate_transformers(path, prompts, settings, model)
-        else:
-            raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
-    records = []
-    for task, outs in zip(tasks, raw):
-        for k, out in enumerate(outs):
-            records.append({"task_id": task["task_id"], "sample": k, "prompt": task["prompt"], "raw": out,
-                            "solution": eval_benchmarks.postprocess(bench, task, out)})
-    return records
+        figures = generate_transformers(resolve_model(model["path"]), prompts, settings, model, kind, done, keep, log)
+    return [partial.records[(t["task_id"], k)] for t in tasks for k in range(n)], figures
 
 
 @one_line_errors()
@@ -206,15 +316,24 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="JSON: backend, path or model, base_url, api_key_env, engine, ...")
     p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")
     p.add_argument("--out", required=True)
+    p.add_argument("--compile-cache", help="torch.compile's caches (inductor, Triton), kept across jobs and runs")
     args = p.parse_args(argv)
+    if args.compile_cache:  # before torch is imported; both caches write by atomic rename, safe for concurrent jobs
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(args.compile_cache, "inductor").resolve()))
+        os.environ.setdefault("TRITON_CACHE_DIR", str(Path(args.compile_cache, "triton").resolve()))
     model, bench = json.loads(args.model), json.loads(args.benchmark)
     start = time.time()
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    partial = Partial(args.out, hashlib.sha256(dumps([model, bench]).encode()).hexdigest(), log)
     try:
-        records = generate_samples(model, bench)
+        records, figures = generate_samples(model, bench, partial, log)
     except (MissingCheckpoint, eval_benchmarks.UnknownBenchmark) as e:
         sys.exit(f"error: {e}")
     write_jsonl(args.out, records)
-    print(f"{len(records)} samples for {bench['benchmark']} in {time.time() - start:.1f}s -> {args.out}")
+    partial.path.unlink()
+    figures["wall_s"] = round(time.time() - start, 2)
+    print(f"{len(records)} samples for {bench['benchmark']} in {figures['wall_s']:.1f}s -> {args.out}")
+    print("figures: " + json.dumps(figures))
 
 
 if __name__ == "__main__":
