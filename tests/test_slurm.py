@@ -37,6 +37,7 @@ def test_data_half_on_slurm_equals_local(workdir, tmp_path):
     run_snakemake(local, *config, *DATA_TARGETS)
     proc = slurm_snakemake(workdir, *config, *DATA_TARGETS)
     assert "SLURM jobid" in proc.stdout + proc.stderr  # the steps were cluster jobs
+    assert "Group job curate" in proc.stdout + proc.stderr  # parse, clean and decontaminate: one job
     on_cluster, reference = result_digests(workdir), result_digests(local)
     assert "sft/stage2.jsonl" in reference
     assert on_cluster == reference
