@@ -22,7 +22,6 @@ rule eval_generate:
         f"{RESULTS}/logs/eval/{{model}}/{{benchmark}}.generate.log",
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.generate.tsv"
-    retries: 1
     container:
         container_image("eval")
     threads: 2
@@ -51,7 +50,6 @@ rule eval_score:
         f"{RESULTS}/logs/eval/{{model}}/{{benchmark}}.score.log",
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.score.tsv"
-    retries: 1
     group:
         "score"
     container:
