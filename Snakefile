@@ -31,9 +31,6 @@ rule all:
 include: "rules/plus.smk"
 
 
-# Keep last: gives every rule defined above its image and cluster resources.
-include: "rules/runtime.smk"
-
 
 # Provenance of every output this run wrote (magicoder_repro.provenance), in results/provenance/,
 # and in the report if this run made it.
@@ -44,7 +41,7 @@ onsuccess:
 
         provenance.write_records(
             [
-                {"rule": job.rule.name, "params": dict(job.params.items()), "image": job.rule.container_img,
+                {"rule": job.rule.name, "params": dict(job.params.items()), "image": job.container_img_url,
                  "inputs": list(job.input), "outputs": list(job.output)}
                 for job in workflow.dag.finished_jobs
             ],

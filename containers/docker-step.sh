@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run one workflow step's shell command in a Docker image: the shell Snakemake uses for a rule when
-# `runtime.docker: true` (rules/runtime.smk writes a per-rule shim that calls this script).
+# `runtime.docker: true` (each rule's `resources: shell_exec` is a shim calling this script, written by
+# docker_shell in rules/common.smk).
 #   docker-step.sh --env-name ENV --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] [--nested-sandbox] -- -c COMMAND
 # The working directory is bound at the same path (relative and absolute paths stay valid), as is the
 # workflow's directory and symlinked inputs when they lie outside it (read-only). The step

@@ -1,17 +1,20 @@
-# Helpers shared by every rule file: config lookups, target lists, how rules call the Python package.
+# Helpers shared by the rule files (config lookups, target lists, how rules call the Python package).
 import json
 import os
+import re
 import shlex
 import sys
 from glob import glob
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
 # containers, where the work tree is mounted) and `python` is this interpreter's when run from a venv.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(workflow.basedir) / "scripts"), os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(Path(workflow.basedir) / "scripts"), os.environ.get("PYTHONPATH")])),
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
 )
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 RESULTS = "results"
 CACHE = config.get("cache_dir", "cache")
@@ -134,6 +137,8 @@ def teacher_serve_gpus():
 
 # Put before the generation command in its rule's shell (empty without teacher.serve).
 TEACHER_SERVE = teacher_serve_prefix()
+# Rules asking a live teacher need a network in Docker (docker_shell).
+LIVE_TEACHER = config["teacher"]["backend"] == "openai"
 
 
 # Training (rules/train.smk)
@@ -184,6 +189,11 @@ def eval_benchmark(name, keep_scoring=True):
         raise ValueError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
     bench = {**benchmarks[name], "benchmark": name}
     return bench if keep_scoring else {k: v for k, v in bench.items() if k not in SCORING_KEYS}
+
+
+def eval_gpus(wildcards):
+    """GPUs the model of an eval_generate job runs on (evaluation.models.<name>.gpus, shared setting first)."""
+    return int(eval_model(wildcards.model).get("gpus", 0))
 
 
 def eval_model_input(wildcards):
@@ -251,3 +261,84 @@ def report_plus_sources():
     if plus_enabled("semantic_decontamination"):
         found["semantic"] = str(rules.semantic_decontaminate.output.summary)
     return found
+
+
+# How rules run. Each names in its own directives its image (`container`, `params.image`), its
+# GPUs as the SLURM executor plugin reads them (`gres`, `slurm_partition`) and its Docker shell
+# (`resources: shell_exec`). These helpers only read the config for them.
+PINNED_IMAGE = re.compile(r"(^|@)sha256:[0-9a-f]{64}$")
+DOCKER_STEP = Path(workflow.basedir) / "containers" / "docker-step.sh"
+
+
+def pinned_image(env):
+    """runtime.images.<env>, checked to be pinned: `registry/name@sha256:<64 hex>`, a local image id
+    `sha256:<64 hex>`, or an Apptainer .sif file. None when unset (the step runs where Snakemake runs)."""
+    ref = config.get("runtime", {}).get("images", {}).get(env)
+    if ref and not (PINNED_IMAGE.search(ref) or ref.endswith(".sif")):
+        raise ValueError(f"runtime.images.{env} = {ref!r} is not pinned: use name@sha256:<digest> or a local image id sha256:<id>")
+    return ref
+
+
+def image_param(env):
+    """The image reference as a param: a new digest reruns exactly the rules that use it."""
+    return pinned_image(env) or f"none:{env}"
+
+
+def container_image(env):
+    """The `container` directive for image `env` (containers/<env>/Dockerfile), used by `--sdm apptainer`:
+    .sif files and URIs as given, image names via docker://. A function so that a rule without an
+    image configured still declares one (no image: the step runs where Snakemake runs)."""
+    ref = pinned_image(env)
+    uri = ref and (ref if ref.endswith(".sif") or "://" in ref else f"docker://{ref}")
+    return lambda wildcards: uri
+
+
+def docker_shell(rule, env, gpus=0, network=False, sandbox=False):
+    """With runtime.docker, `resources: shell_exec` for a rule: a shim Snakemake calls as `<shell> -c
+    <command>`, running the command in the rule's image through containers/docker-step.sh with the
+    rule's GPUs (`gpus`: a number or a function of the wildcards), its network (`network`, or listed
+    in runtime.network_rules; else none) and, for rules running generated code in bubblewrap
+    (`sandbox`), room for bwrap's namespaces. Empty without runtime.docker (unpack it: `**docker_shell(...)`)."""
+    runtime = config.get("runtime", {})
+    if not runtime.get("docker", False):
+        return {}
+    network = "bridge" if network or rule in runtime.get("network_rules", []) else "none"
+    args = ["--env-name", env, "--image", pinned_image(env) or "", "--network", network, "--workflow-dir", workflow.basedir]
+    sandbox = sandbox and config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap"
+    args += ["--nested-sandbox"] * sandbox
+
+    def shim(with_gpus):
+        # One shim per setting, not per rule: the rules of a group job must share their shell.
+        name = "-".join([env, network] + ["gpus"] * with_gpus + ["nested-sandbox"] * sandbox)
+        path = Path(".snakemake", "docker-shells", name).absolute()
+        text = f"#!/bin/sh\nexec {shlex.quote(str(DOCKER_STEP))} {shlex.join(args)}"
+        text += f" --gpus {shlex.quote(str(runtime.get('docker_gpus', 'all')))}" * with_gpus + ' -- "$@"\n'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            path.chmod(0o755)
+        return str(path)
+
+    return {"shell_exec": (lambda wildcards: shim(gpus(wildcards) > 0)) if callable(gpus) else shim(gpus > 0)}
+
+
+def gpu_partition(rule, gpus):
+    """runtime.slurm_gpu_partition for a rule using GPUs; submitting one to SLURM without it is an error
+    before anything is submitted (the cluster's default partition rarely has GPUs)."""
+    partition = config.get("runtime", {}).get("slurm_gpu_partition")
+    executor = workflow.executor_plugin and workflow.executor_plugin.name
+    if gpus and not partition and executor == "slurm":
+        raise WorkflowError(f"{rule}: asks for {gpus} GPU(s) on SLURM but runtime.slurm_gpu_partition is not set; "
+                            f"name the cluster's GPU partition there (README, Run on a cluster)")
+    return partition if gpus else None
+
+
+def gpu_resources(rule, gpus):
+    """SLURM resources for `gpus` GPUs per node (a number, or a function of the wildcards), as
+    `gres: gpu:N` (per node, the executor plugin's GRES resource; its `gpu` would be a per-job total)
+    and the GPU partition. None of them without GPUs, so the profile's defaults apply
+    (unpack it: `**gpu_resources(...)`)."""
+    if callable(gpus):
+        return {"gres": lambda wildcards: f"gpu:{gpus(wildcards)}" if gpus(wildcards) else None,
+                "slurm_partition": lambda wildcards: gpu_partition(rule, gpus(wildcards))}
+    return {"gres": f"gpu:{gpus}", "slurm_partition": lambda wildcards: gpu_partition(rule, gpus)} if gpus else {}

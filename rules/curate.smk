@@ -26,8 +26,17 @@ rule clean:
         stats=f"{DATA}/clean_stats.json",
     params:
         shuffle_seed=config["curation"].get("shuffle_seed", 666),
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/curate/clean.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate/clean.tsv"
+    group:
+        "curate"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("clean", "data"),
     shell:
         "python -m magicoder_repro.clean --inputs {input:q} --shuffle-seed {params.shuffle_seed} "
         "--output {output.data:q} --stats {output.stats:q} 2> {log:q}"
@@ -43,10 +52,17 @@ rule decontaminate:
         summary=f"{DATA}/oss_instruct.decontamination.json",
     params:
         settings=as_json(DECONTAMINATION),
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/curate/decontaminate.log",
     benchmark:
         f"{RESULTS}/benchmarks/curate/decontaminate.tsv"
+    group:
+        "curate"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("decontaminate", "data"),
     shell:
         "python -m magicoder_repro.decontaminate --input {input.data:q} --columns problem solution "
         "--settings {params.settings:q} --kept {output.kept:q} --removed {output.removed:q} "
@@ -64,10 +80,15 @@ rule evol_instruct:
         evol=as_json(config["evol"]),
         # Only a decontaminated Evol set depends on the benchmark settings.
         decontamination=as_json(EVOL_DECONTAMINATION),
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/curate/evol_instruct.log",
     benchmark:
         f"{RESULTS}/benchmarks/curate/evol_instruct.tsv"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("evol_instruct", "data"),
     shell:
         "python -m magicoder_repro.evol --evol {params.evol:q} --decontamination {params.decontamination:q} "
         "--output {output.data:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
@@ -81,8 +102,15 @@ rule sft_stage1:
     params:
         # A function, so Snakemake does not read the template's {problem} as a wildcard.
         oss_instruction=lambda wildcards: config["sft"]["oss_instruction"],
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/curate/sft_stage1.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate/sft_stage1.tsv"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("sft_stage1", "data"),
     shell:
         "python -m magicoder_repro.sft_records --stage 1 --input {input:q} --output {output:q} "
         "--oss-instruction {params.oss_instruction:q} 2> {log:q}"
@@ -93,7 +121,15 @@ rule sft_stage2:
         rules.evol_instruct.output.data,
     output:
         f"{RESULTS}/sft/stage2.jsonl",
+    params:
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/curate/sft_stage2.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate/sft_stage2.tsv"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("sft_stage2", "data"),
     shell:
         "python -m magicoder_repro.sft_records --stage 2 --input {input:q} --output {output:q} 2> {log:q}"

@@ -18,12 +18,20 @@ rule eval_generate:
         model=lambda wildcards: as_json(eval_model(wildcards.model)),
         benchmark=lambda wildcards: as_json(eval_benchmark(wildcards.benchmark, keep_scoring=False)),
         compile_cache=f"{CACHE}/torch-compile",  # shared by every job and run: only the first compile is paid
-    resources:
-        gpus=lambda wildcards: int(eval_model(wildcards.model).get("gpus", 0)),
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/eval/{{model}}/{{benchmark}}.generate.log",
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.generate.tsv"
+    container:
+        container_image("eval")
+    threads: 2
+    resources:
+        # The model's GPUs (evaluation.models.<name>.gpus), and host memory to load its weights.
+        **gpu_resources("eval_generate", eval_gpus),
+        mem_mb=lambda wildcards: 4000 + 32000 * eval_gpus(wildcards),
+        runtime=lambda wildcards: 60 + 180 * (eval_gpus(wildcards) > 0),
+        **docker_shell("eval_generate", "eval", gpus=eval_gpus),
     shell:
         "python -m magicoder_repro.eval_generate --model {params.model:q} --benchmark {params.benchmark:q} "
         "--compile-cache {params.compile_cache:q} --out {output:q} > {log:q} 2>&1"
@@ -38,10 +46,19 @@ rule eval_score:
         benchmark=lambda wildcards: as_json(eval_benchmark(wildcards.benchmark)),
         sandbox=as_json(config.get("evaluation", {}).get("sandbox", {"runtime": "bwrap"})),
         model=lambda wildcards: as_json(eval_model(wildcards.model)),
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/eval/{{model}}/{{benchmark}}.score.log",
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.score.tsv"
+    group:
+        "score"
+    container:
+        container_image("eval")
+    # One CPU per scoring worker (evaluation.benchmarks.<name>.parallel): the job gets that many cores.
+    threads: lambda wildcards: eval_benchmark(wildcards.benchmark).get("parallel", 2)
+    resources:
+        **docker_shell("eval_score", "eval", sandbox=True),
     shell:
         "python -m magicoder_repro.eval_score --benchmark {params.benchmark:q} --sandbox {params.sandbox:q} "
         "--model {params.model:q} --samples {input.samples:q} --out {output:q} > {log:q} 2>&1"

@@ -16,15 +16,21 @@ rule generate:
         ledger=f"{RESULTS}/generate/{{lang}}.ledger.json",
     params:
         teacher=as_json(teacher_settings()),
+        serve=TEACHER_SERVE,
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/generate/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/generate/{{lang}}.tsv"
+    container:
+        container_image("data")
     resources:
-        gpus=teacher_serve_gpus(),
+        teacher_client=TEACHER_RUNTIME_ARGS,  # how requests are sent: not a param, a change reruns nothing
+        **gpu_resources("generate", teacher_serve_gpus()),
+        **docker_shell("generate", "data", gpus=teacher_serve_gpus(), network=LIVE_TEACHER),
     shell:
-        "{TEACHER_SERVE}python -m magicoder_repro.generate --seeds {input.seeds:q} --template {input.template:q} "
-        "--teacher {params.teacher:q} {TEACHER_RUNTIME_ARGS} "
+        "{params.serve}python -m magicoder_repro.generate --seeds {input.seeds:q} --template {input.template:q} "
+        "--teacher {params.teacher:q} {resources.teacher_client} "
         "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
 
 
@@ -34,8 +40,18 @@ rule parse:
     output:
         records=f"{RESULTS}/generate/{{lang}}.records.jsonl",
         stats=f"{RESULTS}/generate/{{lang}}.parse_stats.json",
+    params:
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/parse/{{lang}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/parse/{{lang}}.tsv"
+    group:
+        "curate"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("parse", "data"),
     shell:
         "python -m magicoder_repro.parse --responses {input:q} --records {output.records:q} "
         "--stats {output.stats:q} > {log:q} 2>&1"

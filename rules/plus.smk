@@ -14,13 +14,22 @@ rule near_dedup:
         summary=f"{PLUS_DATA}/oss_instruct.near_dedup.json",
     params:
         settings=as_json(enabled_settings("near_dedup")),
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/plus/near_dedup.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/near_dedup.tsv"
+    container:
+        container_image("eval")
+    resources:
+        **docker_shell("near_dedup", "eval"),
     shell:
         "python -m magicoder_repro.near_dedup --input {input:q} --settings {params.settings:q} "
         "--kept {output.kept:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
+
+
+# One GPU when the embedding model runs on CUDA (curation.semantic_decontamination.device: cuda, cuda:N).
+SEMANTIC_GPUS = int(enabled_settings("semantic_decontamination").get("device", "").startswith("cuda"))
 
 
 rule semantic_decontaminate:
@@ -36,13 +45,19 @@ rule semantic_decontaminate:
         settings=as_json(enabled_settings("semantic_decontamination")),
         # The full section: the n-gram comparison in the summary uses ngram_size even under `substring`.
         decontamination=as_json(config["curation"]["decontamination"]),
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/plus/semantic_decontaminate.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/semantic_decontaminate.tsv"
+    container:
+        container_image("eval")
     # Embedding scales with cores (BENCHMARKS.md: 185K records in 34 min on 2, 9-22 on 8); Snakemake
     # gives a rule at most --cores, and under SLURM the profile's cpus_per_task.
     threads: 8
+    resources:
+        **gpu_resources("semantic_decontaminate", SEMANTIC_GPUS),
+        **docker_shell("semantic_decontaminate", "eval", gpus=SEMANTIC_GPUS),
     shell:
         "OMP_NUM_THREADS={threads} python -m magicoder_repro.semantic_decontaminate --input {input.data:q} "
         "--settings {params.settings:q} --decontamination {params.decontamination:q} "
@@ -59,15 +74,21 @@ rule teacher_tests:
         ledger=f"{PLUS_DATA}/execution/{{lang}}.tests.ledger.json",
     params:
         teacher=as_json(teacher_settings()),
+        serve=TEACHER_SERVE,
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/plus/teacher_tests/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/teacher_tests/{{lang}}.tsv"
+    container:
+        container_image("eval")
     resources:
-        gpus=teacher_serve_gpus(),
+        teacher_client=TEACHER_RUNTIME_ARGS,  # how requests are sent: not a param, a change reruns nothing
+        **gpu_resources("teacher_tests", teacher_serve_gpus()),
+        **docker_shell("teacher_tests", "eval", gpus=teacher_serve_gpus(), network=LIVE_TEACHER),
     shell:
-        "{TEACHER_SERVE}python -m magicoder_repro.teacher_tests --records {input.records:q} "
-        "--template {input.template:q} --teacher {params.teacher:q} {TEACHER_RUNTIME_ARGS} "
+        "{params.serve}python -m magicoder_repro.teacher_tests --records {input.records:q} "
+        "--template {input.template:q} --teacher {params.teacher:q} {resources.teacher_client} "
         "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
 
 
@@ -82,11 +103,16 @@ rule execution_filter:
         settings=as_json(enabled_settings("execution_filter")),
         sandbox=as_json(config.get("evaluation", {}).get("sandbox", {})),
         tests=lambda wildcards, input: f"--tests {shlex.quote(input.tests)}" if input.get("tests") else "",
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/plus/execution_filter/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plus/execution_filter/{{lang}}.tsv"
+    container:
+        container_image("eval")
     threads: config["curation"].get("execution_filter", {}).get("workers", 2)
+    resources:
+        **docker_shell("execution_filter", "eval", sandbox=True),
     shell:
         "python -m magicoder_repro.execution_filter --input {input.records:q} --settings {params.settings:q} "
         "--sandbox {params.sandbox:q} {params.tests} --kept {output.kept:q} --removed {output.removed:q} "

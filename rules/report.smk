@@ -35,9 +35,16 @@ rule report:
         benchmarks=lambda wildcards: as_json(report_inputs.benchmark_globs(workflow.rules)),
         config=lambda wildcards: as_json(config),  # a function: the config holds `{...}` templates
         provenance=f"{RESULTS}/provenance/**/*.json",
-        plot_dir=REPORT_DIR,
+        plot_dir=lambda wildcards, output: os.path.dirname(output.html),
+        image=image_param("eval"),
     log:
         f"{RESULTS}/logs/report/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/report.tsv"
+    container:
+        container_image("eval")
+    resources:
+        **docker_shell("report", "eval"),
     shell:
         "python -m magicoder_repro.report --inputs {params.sources:q} --benchmarks {params.benchmarks:q} "
         "--config {params.config:q} --provenance {params.provenance:q} --html {output.html:q} "

@@ -19,10 +19,15 @@ rule seeds:
             {k: v for k, v in config["seeds"].items() if k != "sources"}
             | {"source": config["seeds"]["sources"][wildcards.lang]}
         ),
+        image=image_param("data"),
     log:
         f"{RESULTS}/logs/seeds/{{lang}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/seeds/{{lang}}.tsv"
+    container:
+        container_image("data")
+    resources:
+        **docker_shell("seeds", "data"),
     wildcard_constraints:
         lang="|".join(map(re.escape, config["seeds"]["sources"])),
     shell:

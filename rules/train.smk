@@ -9,8 +9,15 @@ rule tiny_base_model:
         directory(TINY_BASE_MODEL),
     params:
         model=as_json(config["train"]["tiny_model"]["params"]),
+        image=image_param("train"),
     log:
         f"{RESULTS}/logs/train/tiny_base_model.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/tiny_base_model.tsv"
+    container:
+        container_image("train")
+    resources:
+        **docker_shell("tiny_base_model", "train"),
     shell:
         "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
 
@@ -33,17 +40,26 @@ for _stage in ("stage1", "stage2"):
             # of a failed job, and a preempted job must find its last checkpoint on the rerun.
             scratch=f"{checkpoint_dir(_stage)}.scratch",
             launch=" ".join(str(config["train"][k]) for k in ("gpus", "nodes", "distributed", "cpu_processes")),
+            image=image_param("train"),
         log:
             f"{RESULTS}/logs/train/{_stage}.log",
         benchmark:
             f"{RESULTS}/benchmarks/train_{_stage}.tsv"
+        # A preempted or failed run is retried and resumes from its last checkpoint in params.scratch.
+        retries: 2
+        container:
+            container_image("train")
         threads: max(2, config["train"]["cpu_processes"]) if config["train"]["gpus"] == 0 else 2
         resources:
-            gpus=config["train"]["gpus"],
             nodes=config["train"]["nodes"],
             tasks_per_node=1,
             mem_mb=8000 if config["train"]["gpus"] == 0 else 200000,
             runtime=30 if config["train"]["gpus"] == 0 else 24 * 60,
+            # SIGTERM to the training processes 5 minutes before the time limit (train.py saves a checkpoint
+            # and exits; the retry resumes from it), and requeue when preempted. One launcher per node.
+            slurm_extra="--signal=TERM@300 --requeue" + " --ntasks-per-node=1" * (config["train"]["nodes"] > 1),
+            **gpu_resources(f"train_{_stage}", config["train"]["gpus"]),
+            **docker_shell(f"train_{_stage}", "train", gpus=config["train"]["gpus"]),
         shell:
             "bash scripts/launch_train.sh {params.launch}"
             " --model {params.init:q} --data {input.data:q} --out {output.model:q} --log-file {output.log:q}"

@@ -4,6 +4,7 @@ image is a clear error."""
 import gzip
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -130,14 +131,18 @@ def test_docker_sandbox_blocks_escape_attempts(tmp_path, listener, evalplus_cach
 def test_rules_talking_to_a_live_teacher_get_a_network(workdir):
     """In Docker a step runs with `--network none` unless it must reach a live teacher (or is listed)."""
     images = {env: "sha256:" + "1" * 64 for env in ("data", "train", "eval")}
-    shim = workdir / ".snakemake/docker-shells/generate/bash"
-    run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images))
-    assert "--network none" in shim.read_text()  # the default replays recorded answers
+
+    def docker_shell(rule, *args, **kw):
+        """The shell (its `shell_exec` resource) a dry run plans for the first job of `rule`."""
+        out = run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images), *args, **kw).stdout
+        block = re.search(rf"^ *rule {rule}:$.*?shell_exec=(\S+)", out, re.M | re.S)
+        return Path(block[1]).read_text()
+
+    assert "--network none" in docker_shell("generate")  # the default replays recorded answers
     live = workdir / "live.yaml"
     live.write_text("teacher: {backend: openai, base_url: 'http://127.0.0.1:9/v1'}\n")
-    run_snakemake(workdir, "-n", "--configfile", docker_config(workdir, **images), str(live), env={"OPENAI_API_KEY": "k"})
-    assert "--network bridge" in shim.read_text()
-    assert "--network none" in (workdir / ".snakemake/docker-shells/seeds/bash").read_text()
+    assert "--network bridge" in docker_shell("generate", str(live), env={"OPENAI_API_KEY": "k"})
+    assert "--network none" in docker_shell("seeds", str(live), env={"OPENAI_API_KEY": "k"})
 
 
 # A fresh machine: the repo's debootstrap base (Debian 12 minbase: no python3, no bubblewrap, no venv).

@@ -21,9 +21,9 @@ def planned_jobs(workdir: Path, *args: str) -> list:
     """(rule, outputs, reason) of each job a dry run of the default target would run."""
     jobs = []
     for block in run_snakemake(workdir, "-n", *args).stdout.split("\n\n"):
-        head = re.search(r"^(?:local)?rule (\w+):$", block, re.M)
+        head = re.search(r"^ *(?:local)?rule (\w+):$", block, re.M)  # indented within a group job
         if head:
-            fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
+            fields = dict(re.findall(r"^ {4,}(\w+): (.*)$", block, re.M))
             jobs.append((head[1], fields["output"].split(", ") if "output" in fields else [], fields["reason"]))
     return jobs
 

@@ -1,8 +1,12 @@
 """The workflow on a real one-node SLURM cluster (munged, slurmctld, slurmd started by the set-up script,
-two fake GPUs as GRES) through profiles/slurm: the data half's outputs equal a local run's, GPU requests
-reach SLURM as GRES, and a bad partition fails at once with SLURM's reason."""
-import re
+two fake GPUs as GRES, and a GPU partition whose node never comes up) through profiles/slurm: the data
+half's outputs equal a local run's, every GPU rule of the paper preset asks SLURM for its GPUs, and a
+missing GPU partition or a bad partition fails at once with a clear reason."""
+import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -33,24 +37,106 @@ def test_data_half_on_slurm_equals_local(workdir, tmp_path):
     run_snakemake(local, *config, *DATA_TARGETS)
     proc = slurm_snakemake(workdir, *config, *DATA_TARGETS)
     assert "SLURM jobid" in proc.stdout + proc.stderr  # the steps were cluster jobs
+    assert "Group job curate" in proc.stdout + proc.stderr  # parse, clean and decontaminate: one job
     on_cluster, reference = result_digests(workdir), result_digests(local)
     assert "sft/stage2.jsonl" in reference
     assert on_cluster == reference
 
 
-def test_gpu_request_reaches_slurm_as_gres(workdir):
-    """A rule asking for GPUs (as the training rules do, `gpus` per node) is submitted with --gres."""
-    proc = slurm_snakemake(workdir, "results/seeds/python.jsonl", "--set-resources", "seeds:gpus=1")
-    jobids = re.findall(r"SLURM jobid (\d+)", proc.stdout + proc.stderr)
-    assert jobids
-    job = subprocess.run(["scontrol", "show", "job", jobids[0]], capture_output=True, text=True, check=True).stdout
-    assert "gres/gpu:1" in job or "gres:gpu:1" in job, job
-    assert "JobState=COMPLETED" in job
+# The paper preset's GPU rules (with a served teacher and embedding on CUDA, as a GPU cluster runs them).
+GPU_OVERLAY = """\
+teacher: {serve: {engine: vllm, model: Qwen/Qwen2.5-Coder-32B-Instruct, gpus: 4}}
+curation: {semantic_decontamination: {device: cuda}}
+runtime: {slurm_gpu_partition: gpu}
+"""
+# Inputs each GPU job reads, as empty stand-ins (the rules before them are not what is tested).
+GPU_JOBS = {  # rule -> (target, stand-in inputs)
+    "generate": ("results/generate/python.responses.jsonl", ["results/seeds/python.jsonl"]),
+    "teacher_tests": ("results/data/plus/execution/python.tests.jsonl", ["results/generate/python.records.jsonl"]),
+    "semantic_decontaminate": ("results/data/plus/oss_instruct.semantic.jsonl",
+                               ["results/data/plus/oss_instruct.near_dedup.jsonl", "results/data/oss_instruct.removed.jsonl"]),
+    "train_stage1": ("results/checkpoints/stage1", ["results/sft/stage1.jsonl"]),
+    "eval_generate": ("results/eval/base/humaneval.samples.jsonl", []),
+}
+# train_stage2 waits for stage 1: submitted from a second work dir where stage 1's checkpoint exists.
+STAGE2 = ("results/checkpoints/stage2", ["results/sft/stage2.jsonl", "results/checkpoints/stage1/"])
+# What each job must ask SLURM for: GPUs per node, memory, CPUs, time limit, requeue (1 = yes).
+EXPECTED = {
+    "generate": ("gres:gpu:4", "4000M", "2", "12:00:00", "0"),
+    "teacher_tests": ("gres:gpu:4", "4000M", "1", "1:00:00", "0"),
+    "semantic_decontaminate": ("gres:gpu:1", "16000M", "8", "1:00:00", "0"),
+    "train_stage1": ("gres:gpu:2", "200000M", "8", "1-00:00:00", "1"),
+    "train_stage2": ("gres:gpu:2", "200000M", "8", "1-00:00:00", "1"),
+    "eval_generate": ("gres:gpu:1", "36000M", "2", "4:00:00", "0"),
+}
+PAPER = ["--configfile", "config.yaml", "configs/magicoder-ds.yaml", "configs/magicoder-plus.yaml", "gpu.yaml"]
+
+
+def paper_workdir(path, jobs):
+    """A work dir with the paper preset + GPU overlay and empty stand-ins for the jobs' inputs."""
+    (path / "gpu.yaml").write_text(GPU_OVERLAY)
+    for _, inputs in jobs:
+        for name in inputs:
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            (path / name).mkdir() if name.endswith("/") else (path / name).touch()
+    return [target for target, _ in jobs]
+
+
+def pending_requests(procs, rules):
+    """squeue's view of the jobs the runs submitted, once every rule's job is there (they stay pending:
+    partition gpu's node never comes up), by rule: partition, GRES per node, memory, CPUs, time limit, job id."""
+    fmt = "%i|%k|%P|%b|%m|%c|%l"
+    for _ in range(HARD_LIMIT_S):
+        rows = [line.split("|") for line in subprocess.run(["squeue", "-h", "-o", fmt], capture_output=True, text=True,
+                                                            check=True).stdout.splitlines()]
+        found = {row[1].removeprefix("rule_").split("_wildcards_")[0]: row for row in rows}
+        if set(rules) <= set(found) or any(p.poll() is not None for p in procs):
+            return found
+        time.sleep(1)
+    return found
+
+
+def test_paper_gpu_rules_reach_slurm_with_their_gpus(workdir, tmp_path):
+    """Every GPU rule of the paper preset, submitted by the real executor to the local SLURM: each job
+    asks its partition for its GPUs per node (--gres), memory, CPUs and time, training with requeue."""
+    second = tmp_path / "stage2"
+    second.mkdir()
+    for entry in workdir.iterdir():
+        (second / entry.name).symlink_to(entry.resolve())
+    runs = [(workdir, paper_workdir(workdir, GPU_JOBS.values())), (second, paper_workdir(second, [STAGE2]))]
+    cmd = [sys.executable, "-m", "snakemake", *SLURM]
+    procs = [subprocess.Popen([*cmd, *targets, "--allowed-rules", *EXPECTED, *PAPER], cwd=wd, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True) for wd, targets in runs]
+    try:
+        found = pending_requests(procs, EXPECTED)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)  # Snakemake cancels its jobs
+        logs = [proc.communicate(timeout=60)[0] for proc in procs]
+    try:
+        assert set(EXPECTED) <= set(found), logs
+        for rule, (gres, mem, cpus, limit, requeue) in EXPECTED.items():
+            jobid, _, partition, *asked = found[rule]
+            assert (partition, *asked) == ("gpu", gres, mem, cpus, limit), rule
+            job = subprocess.run(["scontrol", "show", "job", jobid], capture_output=True, text=True, check=True).stdout
+            assert f"Requeue={requeue}" in job, (rule, job)
+    finally:
+        subprocess.run(["scancel", *(row[0] for row in found.values())], check=False)
+
+
+def test_gpu_rule_without_gpu_partition_fails_before_submitting(workdir):
+    targets = paper_workdir(workdir, [GPU_JOBS["eval_generate"]])
+    (workdir / "gpu.yaml").write_text(GPU_OVERLAY.replace("slurm_gpu_partition: gpu", "slurm_gpu_partition: null"))
+    proc = slurm_snakemake(workdir, *targets, *PAPER, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "SLURM jobid" not in out
+    assert "eval_generate: asks for 1 GPU(s) on SLURM but runtime.slurm_gpu_partition is not set" in out, out[-3000:]
 
 
 def test_unknown_partition_fails_clearly(workdir):
-    proc = slurm_snakemake(workdir, "results/seeds/python.jsonl", check=False,
-                           env={"MAGICODER_SLURM_PARTITION": "no-such-partition"})
+    proc = slurm_snakemake(workdir, "results/seeds/python.jsonl", "--set-resources", "seeds:slurm_partition=no-such-partition",
+                           check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "no-such-partition" in out and "invalid partition" in out.lower(), out[-3000:]

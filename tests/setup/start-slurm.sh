@@ -3,6 +3,9 @@
 # unless one with this configuration already answers. No systemd: daemons run in the background.
 # The node advertises two fake GPUs (copies of /dev/null as device files), so GPU requests
 # (--gres=gpu:N) are accepted and scheduled as on a real cluster. Partition: `debug` (the default).
+# Partition `gpu` has one GPU node the size of a real one (64 CPUs, 512 GB, 8 GPUs) that never comes
+# up (no slurmd answers on its port): a paper-scale GPU job is accepted there as submitted and stays pending, for reading
+# its request back (tests/test_slurm.py).
 set -euo pipefail
 for cmd in munged slurmctld slurmd; do
     command -v $cmd >/dev/null || { echo "$cmd not installed: run tests/setup/system-deps.sh" >&2; exit 1; }
@@ -40,10 +43,14 @@ TaskPlugin=task/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 MinJobAge=300
+# Jobs are not requeued unless they ask (sbatch --requeue), as on many clusters.
+JobRequeue=0
 ReturnToService=2
 GresTypes=gpu
 NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
+NodeName=gpu-node NodeAddr=127.0.0.1 Port=9 CPUs=64 RealMemory=512000 Gres=gpu:8 State=DOWN Reason=no-slurmd
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=gpu-node MaxTime=INFINITE State=UP
 CONF
 )
 clear=()
@@ -55,7 +62,8 @@ if [[ "$conf" != "$(cat /etc/slurm/slurm.conf 2>/dev/null)" ]]; then
     while pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null; do sleep 0.5; done
     printf '%s\n' "$conf" >/etc/slurm/slurm.conf
 fi
-printf 'AutoDetect=off\nName=gpu File=/dev/fake-gpu/0\nName=gpu File=/dev/fake-gpu/1\n' >/etc/slurm/gres.conf
+printf '%s\n' AutoDetect=off "NodeName=$host Name=gpu File=/dev/fake-gpu/0" "NodeName=$host Name=gpu File=/dev/fake-gpu/1" \
+    "NodeName=gpu-node Name=gpu Count=8" >/etc/slurm/gres.conf
 
 pgrep -x slurmctld >/dev/null || slurmctld "${clear[@]}"
 pgrep -x slurmd >/dev/null || slurmd
