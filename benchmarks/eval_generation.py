@@ -12,6 +12,7 @@ the datasheet bf16 rate. Prints one table; with --out, also the figures as JSON.
 
     python benchmarks/eval_generation.py --suite greedy --out $OUT/greedy.json      # GPU, HumanEval+/MBPP+
     python benchmarks/eval_generation.py --suite sampling --out $OUT/sampling.json  # GPU, MultiPL-E/DS-1000
+    python benchmarks/eval_generation.py --suite greedy --only humaneval-static-cold,humaneval-plain  # the side-by-side pair
     python benchmarks/eval_generation.py --hidden 64 --layers 2 --limit 4 --new-tokens 8   # a CPU smoke run
 """
 import argparse
@@ -117,6 +118,7 @@ def main():
     p.add_argument("--tflops", type=float, default=989, help="dense bf16 TFLOP/s (H200 datasheet)")
     p.add_argument("--work", help="where the checkpoint and samples go (default: a temporary directory)")
     p.add_argument("--budget-s", type=float, default=1e9, help="start no job after this many seconds (device leases)")
+    p.add_argument("--only", help="comma-separated job names to run (default: the whole suite)")
     p.add_argument("--out")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -150,6 +152,8 @@ def main():
         he = bench("humaneval", dataset=HUMANEVAL)
         jobs = [("ds1000-static-oversized-batch", {**spec, "batch_size": count * 40}, ds, "cache"),
                 ("multipl-e-static-cold", spec, mpe, "cache"), ("humaneval-plain", {**spec, "engine": "plain"}, he, "cache")]
+    if args.only:
+        jobs = [job for job in jobs if job[0] in args.only.split(",")]
     weight_bytes = info["params"] * 2
     rows = []
     result = {"gpu": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
