@@ -108,7 +108,8 @@ def test_curate_rules_through_snakemake(workdir):
     def planned(overlay):
         (workdir / "test_config.yaml").write_text(yaml.safe_dump({**evol, **overlay}))
         dry = run_snakemake(workdir, "--configfile", "test_config.yaml", "--allowed-rules", *rules, "-n", "--", *targets)
-        return {line.split()[1].rstrip(":") for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("rule ")}
+        lines = (dry.stdout + dry.stderr).splitlines()  # a job inside a group job ("curate") is indented
+        return {line.split()[1].rstrip(":") for line in lines if line.lstrip().startswith("rule ")}
 
     assert planned({}) == set()
     assert planned({"sft": {"oss_instruction": "Solve:\n{problem}"}}) == {"sft_stage1"}
