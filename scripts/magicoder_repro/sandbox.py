@@ -39,7 +39,7 @@ DEFAULTS = {"runtime": "bwrap", "isolation": "strict", "image": "magicoder-repro
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NOBODY = 65534  # the host uid/gid a root scorer runs untrusted code as
 # Environment inside the sandbox: these (set here) plus the caller's `env`; nothing else of the scorer's.
-ENV_ALLOWED = ("PATH", "HOME", "TMPDIR", "LANG", "CARGO_HOME", "RUSTUP_HOME")
+ENV_ALLOWED = ("PATH", "HOME", "TMPDIR", "LANG", "PWD", "CARGO_HOME", "RUSTUP_HOME")
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # /etc entries the toolchains read: the dynamic linker's cache, Debian's alternatives (java, c++, php),
 # the JDK's, PHP's and Mono's configuration. Nothing else of the host's /etc (no passwd, shadow, ssl).
@@ -151,7 +151,7 @@ def _userns_error(as_nobody: bool) -> str | None:
                                 "/usr", "/usr", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/lib",
                                 "/lib", "--proc", "/proc", "--", "/usr/bin/true"]
     proc = subprocess.run(probe, capture_output=True, text=True, env={"PATH": PATH})
-    return None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    return None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
 
 
 def _drop(as_nobody: bool) -> list[str]:
@@ -173,7 +173,7 @@ def check(cfg: dict | None = None) -> None:
                                      "evaluation.sandbox.runtime: docker")
     error = _userns_error(os.geteuid() == 0)
     if error:
-        raise SandboxUnavailable(f"bubblewrap cannot create an unprivileged user namespace ({error[0]}): enable "
+        raise SandboxUnavailable(f"bubblewrap cannot create an unprivileged user namespace ({error}): enable "
                                  "them (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone) or set "
                                  "evaluation.sandbox.runtime: docker")
     if cfg["isolation"] == "strict" and cgroup_parents() is None:
@@ -183,7 +183,7 @@ def check(cfg: dict | None = None) -> None:
 
 # ---------------------------------------------------------------- bubblewrap
 def _cgroup_dirs(cfg) -> dict[str, Path]:
-    """Fresh per-program cgroup paths (made by the launcher, removed by `run`); empty when weak."""
+    """Fresh per-program cgroup paths (removed by `run`); empty when there is no cgroup (weak)."""
     parents = cgroup_parents()
     if parents is None:
         return {}
@@ -191,17 +191,32 @@ def _cgroup_dirs(cfg) -> dict[str, Path]:
     return {c: parent / name for c, parent in parents.items()}
 
 
-def _launcher(cgroups: dict[str, Path], cfg) -> str:
-    """Shell lines run by the scorer's uid before bubblewrap: the program's cgroup and rlimits."""
-    memory, lines = cfg["memory_mb"] * 2**20, []
-    files = {"memory": {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
-             "pids": {"pids.max": cfg["pids"]},
-             "unified": {"memory.max": memory, "memory.swap.max": 0, "pids.max": cfg["pids"]}}
+def _cgroup_limits(controller: str, cfg) -> dict[str, int]:
+    """Limit files of a program's cgroup (swap counts as memory). Files the kernel lacks are skipped."""
+    memory = cfg["memory_mb"] * 2**20
+    return {"memory": {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
+            "pids": {"pids.max": cfg["pids"]},
+            "unified": {"memory.max": memory, "memory.swap.max": 0, "pids.max": cfg["pids"]}}[controller]
+
+
+def _make_cgroups(cgroups: dict[str, Path], cfg) -> None:
     for controller, path in cgroups.items():
-        lines.append(f"mkdir {shlex.quote(str(path))}")
-        for name, value in files[controller].items():
-            target = shlex.quote(str(path / name))
-            lines.append(f"if [ -e {target} ]; then echo {value} > {target}; fi")
+        path.mkdir()
+        for name, value in _cgroup_limits(controller, cfg).items():
+            if (path / name).exists():
+                (path / name).write_text(str(value))
+
+
+def _launcher(cgroups: dict[str, Path], cfg, made: bool) -> str:
+    """Shell lines run by the scorer's uid before bubblewrap: make (unless `made`) and join the program's
+    cgroups, set its rlimits. A cgroup that cannot be joined stops the launch."""
+    lines = []
+    for controller, path in cgroups.items():
+        if not made:
+            lines.append(f"mkdir {shlex.quote(str(path))}")
+            for name, value in _cgroup_limits(controller, cfg).items():
+                target = shlex.quote(str(path / name))
+                lines.append(f"{{ ! [ -e {target} ] || echo {value} > {target}; }}")
         lines.append(f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}")
     lines.append(f"ulimit -c 0 -t {int(cfg['cpu_s'])} -f {cfg['disk_mb'] * 1024}")
     if not cgroups:
@@ -241,7 +256,7 @@ def _staging(sources) -> list[str]:
     return [*cmd, "--"]
 
 
-def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups) -> list[str]:
+def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]:
     """The launch command: a bash launcher (opens the work directory's files, joins the program's cgroups,
     sets rlimits), for a root scorer staging and setpriv to nobody, then bwrap in a user namespace."""
     as_nobody = os.geteuid() == 0
@@ -279,6 +294,10 @@ def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups) -> list[str]:
             cmd += ["--perms", "0755", "--dir", inside]
         else:
             cmd += ["--perms", f"{path.stat().st_mode & 0o755 | 0o600:o}", "--file", fd_of(path), inside]
+    for path in ro_binds if as_nobody else ():
+        if not path.stat().st_mode & (0o005 if path.is_dir() else 0o004):
+            raise ValueError(f"{path} (ro_binds) is not readable by the sandbox's uid {NOBODY}: make it readable "
+                             "by others, or put the files in the work directory")
     tool_binds, tool_env = toolchains()
     binds = [*tool_binds, *ro_binds]
     for path in binds:
@@ -288,14 +307,14 @@ def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups) -> list[str]:
         cmd += ["--setenv", key, str(value)]
     if not cgroups:  # weak: processes counted per user namespace, so the limit is set once inside it
         argv = ["prlimit", f"--nproc={cfg['pids']}", "--", *argv]
-    launch = _launcher(cgroups, cfg) + (f" && exec {' '.join(opens)}" if opens else "")
+    launch = _launcher(cgroups, cfg, made) + (f" && exec {' '.join(opens)}" if opens else "")
     stage = _staging(binds) if as_nobody else []
     return ["bash", "--norc", "--noprofile", "-c", f'{launch} && exec "$@"', "sandbox",
             *stage, *_drop(as_nobody), *cmd, "--", *argv]
 
 
 # ---------------------------------------------------------------- docker
-def _docker(argv, workdir: Path, ro_binds, env, cfg, cgroups) -> list[str]:
+def _docker(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]:
     """The toolchain image as the invoking user, changing nothing on the host: the job's files are bound
     read-only and copied into a bounded tmpfs work directory; nothing is written back."""
     runtime = shutil.which("docker")
@@ -320,10 +339,11 @@ def _docker(argv, workdir: Path, ro_binds, env, cfg, cgroups) -> list[str]:
 def command(argv, workdir, cfg: dict | None = None, ro_binds=(), env: dict | None = None) -> list[str]:
     """The argv that runs `argv` sandboxed in `workdir` (runtime `none` only for measuring overhead).
     Use `run`: it also bounds the output and removes the program's cgroup afterwards."""
-    return _command(argv, workdir, {**DEFAULTS, **(cfg or {})}, ro_binds, env, {})
+    cfg = {**DEFAULTS, **(cfg or {})}
+    return _command(argv, workdir, cfg, ro_binds, env, _cgroup_dirs(cfg) if cfg["runtime"] == "bwrap" else {}, False)
 
 
-def _command(argv, workdir, cfg, ro_binds, env, cgroups) -> list[str]:
+def _command(argv, workdir, cfg, ro_binds, env, cgroups, made) -> list[str]:
     workdir = Path(workdir).resolve()
     if cfg["runtime"] == "none":
         return list(argv)
@@ -331,7 +351,7 @@ def _command(argv, workdir, cfg, ro_binds, env, cgroups) -> list[str]:
     if wrap is None:
         raise ValueError(f"unknown sandbox runtime {cfg['runtime']!r} (bwrap, docker)")
     check(cfg)
-    return wrap(argv, workdir, [Path(p).resolve() for p in ro_binds], env or {}, cfg, cgroups)
+    return wrap(argv, workdir, [Path(p).resolve() for p in ro_binds], env or {}, cfg, cgroups, made)
 
 
 # ---------------------------------------------------------------- running
@@ -390,15 +410,17 @@ def run(argv, workdir, cfg: dict | None = None, timeout: float = 60, ro_binds=()
     `limits_hit` lists the limits the program ran into (timeout, memory, output)."""
     cfg = {**DEFAULTS, **(cfg or {})}
     cgroups = _cgroup_dirs(cfg) if cfg["runtime"] == "bwrap" else {}
-    cmd = _command(argv, workdir, cfg, ro_binds, env, cgroups)
+    cmd = _command(argv, workdir, cfg, ro_binds, env, cgroups, True)
     full_env = {"PATH": PATH}
     if cfg["runtime"] == "none":
         full_env.update(PATH=os.environ.get("PATH", PATH), HOME="/tmp", **(env or {}))
     try:
+        _make_cgroups(cgroups, cfg)
         proc = subprocess.Popen(cmd, cwd=workdir if cfg["runtime"] == "none" else "/", env=full_env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
     except OSError as e:  # e.g. a program given as a huge argument: it fails alone, the run goes on
+        _remove_cgroups(cgroups)
         if e.errno != errno.E2BIG:
             raise
         result = subprocess.CompletedProcess(cmd, 126, "", f"[sandbox] not started: {e.strerror}")
