@@ -93,6 +93,9 @@ def test_sandbox_limits(tmp_path):
     assert big.returncode != 0 and "held" not in big.stdout
     if sandbox.cgroup_parents():
         assert big.limits_hit == ["memory"]
+        # The limit is the cgroup's: a harness may still set its own larger rlimits (EvalPlus sets 4 GiB).
+        own = run("import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); print('set')")
+        assert own.stdout.strip() == "set", own.stderr
     t = time.time()
     slow = run("import time; time.sleep(30)", timeout=1)
     assert slow.returncode != 0 and time.time() - t < 10 and "timed out" in slow.stderr and slow.limits_hit == ["timeout"]
