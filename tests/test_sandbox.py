@@ -147,3 +147,8 @@ def test_docker_runtime_real_run(tmp_path):
                        tmp_path, {"runtime": "docker", "image": images[0], "disk_mb": 16}, timeout=120)
     assert proc.stdout.split() == ["given", "x", "read-only"], proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["in.txt"] and {p: p.stat().st_mode for p in modes} == modes
+    slow = sandbox.run(["sleep", "60"], tmp_path, {"runtime": "docker", "image": images[0]}, timeout=2)
+    assert slow.limits_hit == ["timeout"]
+    left = subprocess.run([docker, "ps", "-q", "--filter", f"name={slow.args[slow.args.index('--name') + 1]}"],
+                          capture_output=True, text=True).stdout
+    assert left == ""  # the container died with its client

@@ -7,11 +7,11 @@ whole evaluate process) runs in bubblewrap, the same way whether the pipeline ru
   nobody, never to root; further user namespaces are disabled inside;
 - seeing only the toolchain (/usr and its /bin, /lib links, a few /etc entries, this Python's prefixes,
   rustup/cargo), its own /proc, read-only binds of exactly the inputs it is given (`ro_binds`), and one
-  private tmpfs of bounded size (`disk_mb`) as its work directory, /tmp and /dev/shm. The work directory
+  private tmpfs of bounded size (`disk_mb`) as its work directory and /tmp, another as /dev/shm. The work directory
   starts as a copy of the host `workdir`'s files; nothing is written back: the caller reads stdout and
   stderr only, each kept up to `output_kb` and read in chunks (the rest is dropped);
 - with an environment of ENV_ALLOWED plus what the caller passes;
-- under per-program limits (LIMITS): wall time, CPU seconds per process, memory (a memory cgroup: tmpfs,
+- under per-program limits (`limits`): wall time, CPU seconds per process, memory (a memory cgroup: tmpfs,
   /dev/shm and shared mappings count) and processes (a pids cgroup). Where no cgroup can be created,
   isolation `weak` accepts per-process address-space and in-sandbox process limits instead; by default
   the sandbox refuses (SandboxUnavailable), never falls back silently.
@@ -321,11 +321,13 @@ def _docker(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]
     if runtime is None:
         raise SandboxUnavailable("docker is not installed (evaluation.sandbox.runtime: docker)")
     memory = f"{cfg['memory_mb']}m"
-    cmd = [runtime, "run", "--rm", "-i", "--network", "none", "--read-only", "--user", f"{os.getuid()}:{os.getgid()}",
+    cmd = [runtime, "run", "--rm", "-i", "--name", f"magicoder-sandbox-{uuid.uuid4().hex[:12]}", "--network", "none",
+           "--read-only", "--user", f"{os.getuid()}:{os.getgid()}",
            "--memory", memory, "--memory-swap", memory, "--pids-limit", str(cfg["pids"]),
            "--ulimit", f"cpu={int(cfg['cpu_s'])}", "--ulimit", "core=0",
            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-           "--tmpfs", f"{workdir}:rw,exec,size={cfg['disk_mb']}m,mode=1777", "--tmpfs", "/tmp:rw,size=64m,mode=1777",
+           "--tmpfs", f"{workdir}:rw,exec,size={cfg['disk_mb']}m,mode=1777",
+           "--tmpfs", f"/tmp:rw,size={cfg['disk_mb']}m,mode=1777",
            "-v", f"{workdir}:/sandbox-input:ro", "-w", str(workdir)]
     for path in ro_binds:
         cmd += ["-v", f"{path}:{path}:ro"]
@@ -431,6 +433,8 @@ def run(argv, workdir, cfg: dict | None = None, timeout: float = 60, ro_binds=()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            if cfg["runtime"] == "docker":  # the container outlives its client
+                subprocess.run([cmd[0], "kill", cmd[cmd.index("--name") + 1]], capture_output=True)
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
