@@ -106,6 +106,15 @@ def test_sandbox_limits(tmp_path):
     assert set(visible) == toolchain_dirs
 
 
+def test_steps_share_one_work_area_with_their_own_limits(tmp_path):
+    """A build's output reaches the run in one sandbox; a step past its own limit is a timeout."""
+    (tmp_path / "prog.sh").write_text("echo built > out\n")
+    ok = sandbox.run_steps([("bash prog.sh", 10), ("cat out", 10)], tmp_path)
+    assert ok.returncode == 0 and ok.stdout == "built\n" and ok.limits_hit == []
+    slow = sandbox.run_steps([("sleep 20", 1), ("echo never", 10)], tmp_path)
+    assert "never" not in slow.stdout and slow.limits_hit == ["timeout"] and "[sandbox] timed out" in slow.stderr
+
+
 def test_unknown_runtime_and_missing_tool(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="unknown sandbox runtime"):
         sandbox.command(["true"], tmp_path, {"runtime": "chroot"})

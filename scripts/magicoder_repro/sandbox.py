@@ -448,3 +448,17 @@ def run(argv, workdir, cfg: dict | None = None, timeout: float = 60, ro_binds=()
     result = subprocess.CompletedProcess(cmd, -signal.SIGKILL if timed_out else proc.returncode, out, err)
     result.limits_hit = hit
     return result
+
+
+def run_steps(steps, workdir, cfg: dict | None = None, ro_binds=(), env: dict | None = None,
+              ) -> subprocess.CompletedProcess:
+    """Shell commands (command, seconds) run one after the other in one sandbox, so that a build's output
+    reaches the run (nothing persists between two `run` calls), each under its own time limit; it stops
+    at the first that fails. A step out of time reads as a timeout ("timeout" in limits_hit)."""
+    script = " && ".join(f"timeout -k 1 {seconds} bash -c {shlex.quote(cmd)}" for cmd, seconds in steps)
+    total = sum(seconds + 2 for _, seconds in steps)
+    proc = run(["bash", "-c", script], workdir, cfg, timeout=total, ro_binds=ro_binds, env=env)
+    if proc.returncode == 124 and "timeout" not in proc.limits_hit:  # coreutils timeout's status
+        proc.limits_hit.append("timeout")
+        proc.stderr += "\n[sandbox] timed out (a step ran past its limit)"
+    return proc
