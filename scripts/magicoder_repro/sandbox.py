@@ -302,6 +302,9 @@ def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]:
     binds = [*tool_binds, *ro_binds]
     for path in binds:
         cmd += ["--ro-bind", str(path), str(path)]
+    for alias in {Path(sys.prefix), Path(sys.base_prefix)}:  # a venv reached through a symlink
+        if alias.resolve() != alias and not alias.is_relative_to(workdir):
+            cmd += ["--symlink", str(alias.resolve()), str(alias)]
     cmd += ["--remount-ro", "/", "--chdir", str(workdir)]
     for key, value in {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", **tool_env, **env}.items():
         cmd += ["--setenv", key, str(value)]
