@@ -1,6 +1,7 @@
-"""Escape attempts inside solutions that still pass: under the sandbox every attempt is blocked and the
-score is unchanged; without it (runtime none, for comparison) the same attempts succeed, which shows
-the test can fail."""
+"""The sandbox's own behaviour: escape attempts inside solutions that still pass are blocked while the
+score is unchanged (without it, runtime none, the same attempts succeed, which shows the test can fail);
+a private work area nothing leaves; per-program limits; one work area for a build and its run; the docker
+runtime changes no host permission. Host attacks one by one: test_sandbox_adversarial.py."""
 import gzip
 import json
 import os
