@@ -10,7 +10,7 @@
 # bwrap creates user, pid and network namespaces and mounts its own /proc, which Docker's default
 # seccomp filter, AppArmor profile and masked /proc paths forbid. Those three are lifted for such a step
 # (no capability is added and it still runs as the calling user with its network setting); the generated
-# code is confined by bwrap inside the container exactly as on a host.
+# code is confined by bwrap inside the container exactly as on a host, with a cgroup of its own.
 set -euo pipefail
 env_name=? image= network=none workflow_dir= gpus= nested_sandbox=false
 while (($#)); do
@@ -52,8 +52,10 @@ for path in "${outside[@]}"; do
     [[ -e $path && $path != "$here" && $path != "$here"/* ]] && run+=(--volume "$path:$path:ro")
 done
 [[ -n $gpus ]] && run+=(--gpus "$gpus" --ipc host)
+# The host's cgroup tree, writable, lets the sandbox give each program its own memory and pids cgroup
+# under the container's (as root; otherwise the strict sandbox refuses, see evaluation.sandbox.isolation).
 $nested_sandbox && run+=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
-                         --security-opt systempaths=unconfined)
+                         --security-opt systempaths=unconfined --cgroupns host --volume /sys/fs/cgroup:/sys/fs/cgroup:rw)
 # Settings a step reads from its environment (never the whole host environment).
 while IFS= read -r name; do
     run+=(--env "$name")
