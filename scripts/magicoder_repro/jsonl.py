@@ -17,6 +17,12 @@ class CorruptRecord(ValueError):
 
 
 def iter_jsonl(path) -> Iterator[dict]:
+    for _, record in numbered_jsonl(path):
+        yield record
+
+
+def numbered_jsonl(path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) pairs, for errors that name the line of a bad record."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -27,7 +33,7 @@ def iter_jsonl(path) -> Iterator[dict]:
                 raise CorruptRecord(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(record, dict):
                 raise CorruptRecord(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            yield record
+            yield lineno, record
 
 
 def read_jsonl(path) -> list[dict]:

@@ -1,0 +1,95 @@
+"""The sandboxed half of an EvalPlus check: run one sample on a task's inputs and report what it returned.
+
+It knows the sample's code and the test inputs, never the expected outputs: the verdict is computed by
+the scorer (evalplus_verdict.py) from the values reported here. Each test set (base, plus) runs in a
+fresh forked process as EvalPlus's `untrusted_check` does: a temporary working directory, EvalPlus's
+own `reliability_guard` (memory limit capped at what the sandbox allows), output swallowed, a per-input
+time limit, and a stop at the first input that raises. One JSON line per input goes to the scorer:
+[set, index, "ok", value] or [set, index, "raised"]; ["exec", set, "raised"] when the code does not load.
+Run as `python evalplus_child.py JOB_DIR`; JOB_DIR holds job.json, solution.py and this file's
+neighbours plain_data.py and evalplus_guard.py (EvalPlus's eval/utils.py, copied).
+"""
+import json
+import os
+import resource
+import select
+import signal
+import sys
+from pathlib import Path
+
+import evalplus_guard as guard
+import plain_data
+
+GIB4 = 4 * 2**30  # EvalPlus's default EVALPLUS_MAX_MEMORY_BYTES
+
+
+def memory_bytes() -> int:
+    """EvalPlus's 4 GiB (or the machine's RAM), lowered to the sandbox's own limits: raising a hard
+    limit fails, which in EvalPlus turns every sample into a timeout."""
+    limits = [GIB4, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA, resource.RLIMIT_STACK):
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            limits.append(hard)
+    return min(limits)
+
+
+def emit(fd: int, record: list):
+    data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def encoded(value):
+    try:
+        return plain_data.encode(value)
+    except BaseException:  # too deep, too long, or an iterator that raised: nothing to compare
+        return {plain_data.TAG: "opaque", "type": "unencodable"}
+
+
+def run_set(fd: int, job: dict, name: str, inputs: list, limits: list, code: str, memory: int):
+    """unsafe_execute's order of events, with the comparison left to the scorer."""
+    with guard.create_tempdir():
+        guard.reliability_guard(maximum_memory_bytes=memory)
+        env = {}
+        try:
+            with guard.swallow_io():
+                exec(code, env)
+                fn = env[job["entry_point"]]
+        except BaseException:
+            emit(fd, ["exec", name, "raised"])
+            return
+        for i, inp in enumerate(inputs):
+            try:
+                with guard.time_limit(limits[i]):
+                    with guard.swallow_io():
+                        out = fn(*inp)
+            except BaseException:
+                emit(fd, [name, i, "raised"])
+                return
+            emit(fd, [name, i, "ok", encoded(out)])
+
+
+def main(job_dir: str):
+    job = json.loads(Path(job_dir, "job.json").read_text())
+    code = Path("solution.py").read_text()
+    memory = memory_bytes()
+    fd = os.dup(1)  # the reports; the program's own writes to fd 1 go nowhere
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    for test_set in job["sets"]:
+        inputs = [plain_data.decode(x) for x in test_set["inputs"]]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run_set(fd, job, test_set["name"], inputs, test_set["time_limits"], code, memory)
+            finally:
+                os._exit(0)
+        # EvalPlus's process timeout for this set; past it the set's remaining inputs count as timed out.
+        ready, _, _ = select.select([os.pidfd_open(pid)], [], [], test_set["timeout"])
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

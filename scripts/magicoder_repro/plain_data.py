@@ -1,0 +1,137 @@
+"""Python values as plain JSON data, so a verdict can be computed outside the program that made them.
+
+A sandboxed child encodes what the code under test returned; the trusted scorer decodes it into
+objects of its own (built-in types, numpy arrays and scalars, and stand-ins for everything else) and
+compares those with the expected outputs. Nothing the sample defined (a class, an `__eq__`, a patched
+module) survives the trip. Exact types are kept where EvalPlus's comparison looks at them
+(`type(out) == type(exp)`, `isinstance(out, bool)`), so honest values compare as they would in EvalPlus.
+Standard library only: this file is copied into the sandbox next to the child harness.
+"""
+import json
+import sys
+
+MAX_DEPTH = 100          # deeper values (or cycles) are not encoded: the test fails
+MAX_ITEMS = 1_000_000    # items taken from an iterator before giving up
+BIG_INT_BITS = 12_000    # longer ints travel as hex (CPython parses long decimal strings slowly, if at all)
+TAG = "$"                # JSON objects only ever carry a tag; dicts travel as lists of pairs
+CONTAINERS = {tuple: "tuple", set: "set", frozenset: "frozenset"}
+
+
+class Unencodable(ValueError):
+    """Too deep, too many items, or an iterator that raised."""
+
+
+def encode(x, depth: int = 0):
+    """JSON-ready data for x: exact built-ins as themselves (tuples, sets, dicts, complex, bytes, big
+    ints tagged), subclasses of built-ins as their base value marked `sub`, numpy values with their
+    dtype, other iterables as the items they yield, anything else as an opaque type name."""
+    if depth > MAX_DEPTH:
+        raise Unencodable("value nested too deeply")
+    t = type(x)
+    if x is None or t in (bool, str, float):
+        return x
+    if t is int:
+        return x if x.bit_length() < BIG_INT_BITS else {TAG: "int", "v": hex(x)}
+    if t is list:
+        return [encode(i, depth + 1) for i in x]
+    if t in CONTAINERS:
+        return {TAG: CONTAINERS[t], "v": [encode(i, depth + 1) for i in x]}
+    if t is dict:
+        return {TAG: "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
+    if t is complex:
+        return {TAG: "complex", "v": [x.real, x.imag]}
+    if t in (bytes, bytearray):
+        return {TAG: t.__name__, "v": x.decode("latin-1")}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(x, (numpy.ndarray, numpy.generic)):
+        kind = "ndarray" if isinstance(x, numpy.ndarray) else "npscalar"
+        return {TAG: kind, "dtype": x.dtype.str, "shape": list(numpy.shape(x)), "v": encode(x.tolist(), depth + 1)}
+    for base in (bool, int, float, str, list, tuple, dict, set, frozenset, complex, bytes):
+        if isinstance(x, base):  # an IntEnum, a namedtuple, an OrderedDict: equal as its base, not its type
+            return {TAG: "sub", "v": encode(base(x), depth + 1)}
+    try:
+        it = iter(x)
+    except Exception:
+        return {TAG: "opaque", "type": getattr(t, "__name__", "?")}
+    items = []
+    try:
+        for item in it:
+            if len(items) == MAX_ITEMS:
+                raise Unencodable("iterator yields too many items")
+            items.append(encode(item, depth + 1))
+    except Unencodable:
+        raise
+    except Exception as e:
+        raise Unencodable(f"iterating the value raised {type(e).__name__}")
+    return {TAG: "iter", "v": items}
+
+
+def dumps(x) -> str:
+    return json.dumps(encode(x), separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- the scorer's side
+class Opaque:
+    """An object of a type the scorer does not rebuild: equal to nothing but itself, as in EvalPlus."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self):
+        return f"<{self.type_name} object>"
+
+
+class Iterated(Opaque):
+    """A non-container iterable (generator, map, range, deque): iterable again, equal to nothing."""
+
+    def __init__(self, items: list):
+        super().__init__("iterable")
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+SUBCLASSES = {base: type(f"sub_{base.__name__}", (base,), {})
+              for base in (int, float, str, list, tuple, dict, set, frozenset, complex, bytes)}
+
+
+def decode(data):
+    """The scorer's own objects for encoded data (numpy is imported only when the data holds numpy)."""
+    if isinstance(data, list):
+        return [decode(i) for i in data]
+    if not isinstance(data, dict):
+        return data
+    tag, v = data.get(TAG), data.get("v")
+    if tag == "tuple":
+        return tuple(decode(i) for i in v)
+    if tag in ("set", "frozenset"):
+        return (set if tag == "set" else frozenset)(decode(i) for i in v)
+    if tag == "dict":
+        return {decode(k): decode(val) for k, val in v}
+    if tag == "int":
+        return int(v, 16)
+    if tag == "complex":
+        return complex(*v)
+    if tag in ("bytes", "bytearray"):
+        return (bytes if tag == "bytes" else bytearray)(v.encode("latin-1"))
+    if tag in ("ndarray", "npscalar"):
+        import numpy
+
+        dtype = numpy.dtype(data["dtype"])
+        if dtype.kind not in "biufcUS":
+            return Opaque(f"numpy {dtype}")
+        array = numpy.array(decode(v), dtype=dtype).reshape(data["shape"])
+        return array if tag == "ndarray" else array[()]
+    if tag == "sub":
+        value = decode(v)
+        return value if type(value) is bool else SUBCLASSES[type(value)](value)
+    if tag == "iter":
+        return Iterated([decode(i) for i in v])
+    if tag == "opaque":
+        return Opaque(str(data.get("type")))
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def loads(text: str):
+    return decode(json.loads(text))
