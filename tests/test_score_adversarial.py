@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval_helpers import HUMANEVAL, REPO, evalplus_cache, humaneval  # noqa: F401
-from magicoder_repro import sandbox
+from magicoder_repro import eval_benchmarks, eval_score, sandbox
 
 pytestmark = pytest.mark.slow
 ATTACKS = sorted((REPO / "tests" / "adversarial").glob("verdict_*.py"), key=lambda p: p.stem != "verdict_patch_compare")
@@ -84,3 +84,30 @@ def test_hostile_samples_score_zero_and_honest_ones_keep_their_score(tmp_path_fa
 
 def sandbox_shows(path: Path) -> bool:
     return sandbox.run(["test", "-r", str(path)], Path.cwd(), {"runtime": "bwrap"}, timeout=30).returncode == 0
+
+
+@pytest.mark.parametrize("lang, exit_early", [("js", "  process.exit(0);"), ("cpp", "    std::exit(0);")])
+def test_multipl_e_programs_that_exit_0_during_their_tests_score_0(tmp_path, lang, exit_early):
+    bench = {"benchmark": f"multipl-e-{lang}", "kind": "multipl-e", "max_new_tokens": 64, "parallel": 2,
+             "dataset": str(REPO / "tests" / "fixtures" / "multiple" / f"humaneval-{lang}.jsonl"), "timeout_s": 60}
+    task = eval_benchmarks.load_tasks(bench)[0]
+    good = json.loads((REPO / "tests" / "fixtures" / "multiple" / "completions.json").read_text())[lang]["good"]
+    prelude = "#include <cstdlib>\n" if lang == "cpp" else ""
+    rows = [{"task_id": task["task_id"], "solution": prelude + eval_benchmarks.postprocess(bench, task, completion + task["stop"][0] + "garbage(")}
+            for completion in (good, exit_early)]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = eval_score.score(bench, path, {"runtime": "bwrap"})
+    assert result["per_task"] == {task["task_id"]: [True, False]} and result["self_check"]["ok"]
+
+
+def test_ds1000_programs_that_exit_0_before_their_tests_score_0(tmp_path):
+    bench = {"benchmark": "ds1000", "kind": "ds1000", "dataset": str(REPO / "tests" / "fixtures" / "ds1000" / "ds1000.jsonl"),
+             "max_new_tokens": 64, "parallel": 2}
+    good = json.loads((REPO / "tests" / "fixtures" / "ds1000" / "completions.json").read_text())
+    rows = [{"task_id": t, "solution": s} for t in ("0", "1")
+            for s in (good[t]["good"].split("\n</code>")[0], "import os\nos._exit(0)")]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = eval_score.score(bench, path, {"runtime": "bwrap"})
+    assert result["per_task"] == {"0": [True, False], "1": [True, False]} and result["self_check"]["ok"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from magicoder_repro import eval_benchmarks, evalplus_verdict, sandbox
+from magicoder_repro import eval_benchmarks, evalplus_verdict, run_token, sandbox
 from magicoder_repro.jsonl import CorruptRecord, numbered_jsonl, write_json
 
 # EvalPlus 0.3.1 can never pass HumanEval/32 (find_zero): its special oracle `continue`s before the test
@@ -137,16 +137,20 @@ def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Pat
 
 
 # ---------------------------------------------------------------- MultiPL-E and DS-1000
-def run_programs(programs: list[tuple[str, str, str]], box: dict, timeout: float, parallel: int) -> list[bool]:
-    """(file name, source, shell command) triples, each run in its own sandboxed directory."""
+def run_programs(programs: list[tuple[str, str, str, str]], box: dict, timeout: float, parallel: int) -> list[bool]:
+    """(language, file name, source, shell command) tuples, each run in its own sandboxed directory. A
+    program passes with exit status 0 and the token printed after its tests (run_token.py): the
+    verdict is the harness's reading of the process, never a file the program wrote."""
     root = Path(tempfile.mkdtemp(prefix="progs-", dir=box.get("tmpdir")))
 
     def one(i):
         d = root / str(i)
         d.mkdir()
-        name, source, cmd = programs[i]
-        (d / name).write_text(source)
-        return sandbox.run(["bash", "-c", cmd], d, box, timeout=timeout).returncode == 0
+        lang, name, source, cmd = programs[i]
+        token = run_token.new_token()
+        (d / name).write_text(run_token.finish(lang, source, token))
+        proc = sandbox.run(["bash", "-c", cmd], d, box, timeout=timeout)
+        return run_token.ran_to_end(proc.returncode, proc.stdout, token)
 
     try:
         with ThreadPoolExecutor(parallel) as pool:
@@ -166,9 +170,12 @@ def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
         if reason:
             return {"status": "not run", "reason": reason, "scores": None,
                     "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}
-        name, cmd = toolchain.file, toolchain.command
+        lang = sandbox.ALIASES.get(language, language)
+        name = toolchain.file
+        cmd = (f"{toolchain.build}{run_token.BUILD_FLAGS.get(lang, '')} && {toolchain.run}" if toolchain.build
+               else toolchain.run)
         ids = [r["name"] for r in rows]
-        make = {r["name"]: (lambda sol, r=r: (name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
+        make = {r["name"]: (lambda sol, r=r: (lang, name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
         canonical = None  # MultiPL-E ships no reference solutions
         broken = {r["name"]: r["prompt"] for r in rows}  # the bare prompt: an unfinished function
     else:
@@ -178,7 +185,7 @@ def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
             test = r["code_context"] + f"\ncode = {sol!r}\ntest_execution(code)\n"
             if "test_string(" in r["code_context"]:
                 test += "test_string(code)\n"
-            return "prog.py", test, "python prog.py"
+            return "python", "prog.py", test, "python prog.py"
         make = {i: (lambda sol, r=r: ds_program(sol, r)) for i, r in zip(ids, rows)}
         canonical = {i: r["reference_code"] for i, r in zip(ids, rows)}
         broken = {i: "" for i in ids}

@@ -28,8 +28,9 @@ def finish(lang: str, program: str, token: str) -> str:
         return f"{program}\n__import__('os').write(1, b'{line}')\n"
     if lang == "shell":
         return f"{program}\nprintf '\\n%s\\n' {token}\n"
-    if lang == "php":
-        return f"{program}\nfwrite(STDOUT, \"{line}\");\n"
+    if lang == "php":  # back into PHP mode if the program ends outside it
+        reopen = "<?php " if program.rstrip().endswith("?>") else ""
+        return f"{program}\n{reopen}fwrite(STDOUT, \"{line}\");\n"
     if lang in ("js", "typescript"):
         return f"{program}\nrequire('fs').writeSync(1, '{line}');\n"
     if lang == "swift":
