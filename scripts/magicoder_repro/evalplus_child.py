@@ -5,7 +5,9 @@ the scorer (evalplus_verdict.py) from the values reported here. Each test set (b
 fresh forked process as EvalPlus's `untrusted_check` does: a temporary working directory, EvalPlus's
 own `reliability_guard` (memory limit capped at what the sandbox allows), output swallowed, a per-input
 time limit, and a stop at the first input that raises. One JSON line per input goes to the scorer:
-[set, index, "ok", value] or [set, index, "raised"]; ["exec", set, "raised"] when the code does not load.
+[set, index, "ok", value], [set, index, "digest", sha256] for a value whose plain data exceeds 64 KiB
+(HumanEval/15's strings run to megabytes), [set, index, "raised"]; ["exec", set, "raised"] when the code
+does not load.
 Run as `python evalplus_child.py JOB_DIR`; JOB_DIR holds job.json, solution.py and this file's
 neighbours plain_data.py and evalplus_guard.py (EvalPlus's eval/utils.py, copied).
 """
@@ -43,11 +45,18 @@ def emit(fd: int, record: list):
         data = data[os.write(fd, data):]
 
 
-def encoded(value):
+def report(name: str, i: int, value) -> list:
+    """[set, i, "ok", plain data], or for a large value of plain types [set, i, "digest", sha256]."""
     try:
-        return plain_data.encode(value)
+        data = plain_data.encode(value)
     except BaseException:  # too deep, too long, or an iterator that raised: nothing to compare
-        return {plain_data.TAG: "opaque", "type": "unencodable"}
+        return [name, i, "ok", {plain_data.TAG: "opaque", "type": "unencodable"}]
+    if len(json.dumps(data, separators=(",", ":"))) > plain_data.DIGEST_ABOVE:
+        try:
+            return [name, i, "digest", plain_data.digest(value)]
+        except BaseException:
+            pass
+    return [name, i, "ok", data]
 
 
 def run_set(fd: int, job: dict, name: str, inputs: list, limits: list, code: str, memory: int):
@@ -70,7 +79,7 @@ def run_set(fd: int, job: dict, name: str, inputs: list, limits: list, code: str
             except BaseException:
                 emit(fd, [name, i, "raised"])
                 return
-            emit(fd, [name, i, "ok", encoded(out)])
+            emit(fd, report(name, i, out))
 
 
 def main(job_dir: str):

@@ -7,13 +7,16 @@ module) survives the trip. Exact types are kept where EvalPlus's comparison look
 (`type(out) == type(exp)`, `isinstance(out, bool)`), so honest values compare as they would in EvalPlus.
 Standard library only: this file is copied into the sandbox next to the child harness.
 """
+import hashlib
 import json
+import os
 import sys
 
 MAX_DEPTH = 100          # deeper values (or cycles) are not encoded: the test fails
 MAX_ITEMS = 1_000_000    # items taken from an iterator before giving up
 BIG_INT_BITS = 12_000    # longer ints travel as hex (CPython parses long decimal strings slowly, if at all)
 TAG = "$"                # JSON objects only ever carry a tag; dicts travel as lists of pairs
+DIGEST_ABOVE = 64 * 1024 # encoded values longer than this travel as a digest (where they have one)
 CONTAINERS = {tuple: "tuple", set: "set", frozenset: "frozenset"}
 
 
@@ -68,6 +71,40 @@ def encode(x, depth: int = 0):
 
 def dumps(x) -> str:
     return json.dumps(encode(x), separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- large values travel as a digest
+def _normal(x, depth: int = 0):
+    """x with Python's cross-type equalities folded in (1 == 1.0 == True, a set and a frozenset, a
+    tuple and a namedtuple, dict and set order), so equal values of these types normalise alike and
+    unequal ones do not. Other types (numpy, iterators, classes) have no normal form: ValueError."""
+    if depth > MAX_DEPTH:
+        raise ValueError("too deep")
+    if x is None or isinstance(x, str):
+        return x if x is None else ["s", str.__str__(x)]
+    if isinstance(x, complex):
+        return _normal(x.real) if x.imag == 0 else ["c", _normal(x.real), _normal(x.imag)]
+    if isinstance(x, float):
+        # NaN equals nothing (a value from another process is never the same object): a fresh salt
+        return ["nan", os.urandom(8).hex()] if x != x else int(x) if x.is_integer() else repr(float(x))
+    if isinstance(x, int):
+        return ["i", hex(int(x))] if x.bit_length() >= BIG_INT_BITS else int(x)
+    if isinstance(x, (bytes, bytearray)):
+        return ["b", bytes(x).decode("latin-1")]
+    if isinstance(x, list):
+        return [_normal(i, depth + 1) for i in list.__iter__(x)]
+    if isinstance(x, tuple):
+        return ["t", [_normal(i, depth + 1) for i in tuple.__iter__(x)]]
+    if isinstance(x, (set, frozenset)):
+        return ["set", sorted(json.dumps(_normal(i, depth + 1)) for i in x)]
+    if isinstance(x, dict):
+        return ["d", sorted(json.dumps([_normal(k, depth + 1), _normal(v, depth + 1)]) for k, v in dict.items(x))]
+    raise ValueError(f"no normal form for {type(x).__name__}")
+
+
+def digest(x) -> str:
+    """Equal digests: equal values (under ==, NaN aside); ValueError for types without a normal form."""
+    return hashlib.sha256(json.dumps(_normal(x), separators=(",", ":")).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- the scorer's side
