@@ -9,9 +9,9 @@ import sys
 from eval_helpers import HUMANEVAL, MBPP, REPO
 
 # A few tasks of each, chosen for EvalPlus's special cases: float outputs (atol), set equality, the
-# not-None oracle, surface_Area's and digit_distance_nums's oracles, HumanEval/32's defect, big ints.
-TASKS = {"humaneval": ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/32", "HumanEval/55"],
-         "mbpp": ["Mbpp/2", "Mbpp/82", "Mbpp/558", "Mbpp/581", "Mbpp/737"]}
+# not-None oracle, surface_Area's oracle, HumanEval/32's defect (few tasks: CI time).
+TASKS = {"humaneval": ["HumanEval/0", "HumanEval/2", "HumanEval/32"],
+         "mbpp": ["Mbpp/2", "Mbpp/82", "Mbpp/581", "Mbpp/737"]}
 DATASETS = {"humaneval": HUMANEVAL, "mbpp": MBPP}
 
 WRAPPER = """
