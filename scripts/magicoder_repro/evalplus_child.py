@@ -49,14 +49,14 @@ def emit(fd: int, record: list | str):
 def report(name: str, i: int, value) -> list | str:
     """[set, i, "ok", plain data], or for a large value of plain types [set, i, "digest", sha256]."""
     try:
+        if plain_data.larger_than(value, plain_data.DIGEST_ABOVE):
+            return [name, i, "digest", plain_data.digest(value)]
+    except BaseException:  # no normal form (numpy, an iterator): sent whole
+        pass
+    try:
         text = plain_data.dumps(value)
     except BaseException:  # too deep, too long, or an iterator that raised: nothing to compare
         return [name, i, "ok", {plain_data.TAG: "opaque", "type": "unencodable"}]
-    if len(text) > plain_data.DIGEST_ABOVE:
-        try:
-            return [name, i, "digest", plain_data.digest(value)]
-        except BaseException:
-            pass
     return f"[{json.dumps(name)},{i},\"ok\",{text}]"
 
 

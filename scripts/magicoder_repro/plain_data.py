@@ -74,37 +74,79 @@ def dumps(x) -> str:
 
 
 # ---------------------------------------------------------------- large values travel as a digest
-def _normal(x, depth: int = 0):
-    """x with Python's cross-type equalities folded in (1 == 1.0 == True, a set and a frozenset, a
-    tuple and a namedtuple, dict and set order), so equal values of these types normalise alike and
-    unequal ones do not. Other types (numpy, iterators, classes) have no normal form: ValueError."""
+def larger_than(x, budget: int) -> bool:
+    """Whether x's plain data would exceed about `budget` characters, found without building it (an
+    MBPP+ output runs to a gigabyte)."""
+    stack, size = [x], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray)):
+            size += len(item) + 2
+        elif isinstance(item, dict):
+            size += 2
+            stack.extend(dict.keys(item))
+            stack.extend(dict.values(item))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            size += 2 + len(item)
+            stack.extend(item)
+        else:
+            size += 8
+        if size > budget:
+            return True
+    return False
+
+
+def _feed(h, x, depth: int = 0):
+    """Hash x's normal form: Python's cross-type equalities folded in (1 == 1.0 == True, a set and a
+    frozenset, a tuple and a namedtuple, dict and set order), so equal values of these types hash alike
+    and unequal ones do not. Other types (numpy, iterators, classes) have no normal form: ValueError."""
     if depth > MAX_DEPTH:
         raise ValueError("too deep")
-    if x is None or isinstance(x, str):
-        return x if x is None else ["s", str.__str__(x)]
-    if isinstance(x, complex):
-        return _normal(x.real) if x.imag == 0 else ["c", _normal(x.real), _normal(x.imag)]
-    if isinstance(x, float):
+    if x is None:
+        h.update(b"N")
+    elif isinstance(x, str):
+        data = str.__str__(x).encode("utf-8", "surrogatepass")
+        h.update(b"s%d:" % len(data) + data)
+    elif isinstance(x, complex):
+        if x.imag == 0:
+            _feed(h, x.real, depth)
+        else:
+            h.update(b"c")
+            _feed(h, x.real, depth)
+            _feed(h, x.imag, depth)
+    elif isinstance(x, float):
         # NaN equals nothing (a value from another process is never the same object): a fresh salt
-        return ["nan", os.urandom(8).hex()] if x != x else int(x) if x.is_integer() else repr(float(x))
-    if isinstance(x, int):
-        return ["i", hex(int(x))] if x.bit_length() >= BIG_INT_BITS else int(x)
-    if isinstance(x, (bytes, bytearray)):
-        return ["b", bytes(x).decode("latin-1")]
-    if isinstance(x, list):
-        return [_normal(i, depth + 1) for i in list.__iter__(x)]
-    if isinstance(x, tuple):
-        return ["t", [_normal(i, depth + 1) for i in tuple.__iter__(x)]]
-    if isinstance(x, (set, frozenset)):
-        return ["set", sorted(json.dumps(_normal(i, depth + 1)) for i in x)]
-    if isinstance(x, dict):
-        return ["d", sorted(json.dumps([_normal(k, depth + 1), _normal(v, depth + 1)]) for k, v in dict.items(x))]
-    raise ValueError(f"no normal form for {type(x).__name__}")
+        h.update(b"nan" + os.urandom(8) if x != x else b"i%x;" % int(x) if x.is_integer() else b"f" + repr(float(x)).encode() + b";")
+    elif isinstance(x, int):
+        h.update(b"i%x;" % int(x))
+    elif isinstance(x, (bytes, bytearray)):
+        h.update(b"b%d:" % len(x) + bytes(x))
+    elif isinstance(x, (list, tuple)):
+        h.update(b"l[" if isinstance(x, list) else b"t[")
+        for item in (list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x)):
+            _feed(h, item, depth + 1)
+        h.update(b"]")
+    elif isinstance(x, (set, frozenset, dict)):
+        items = dict.items(x) if isinstance(x, dict) else ((i,) for i in x)
+        parts = sorted(digest_of(item, depth + 1) for item in items)
+        h.update(b"d{" if isinstance(x, dict) else b"s{")
+        h.update("".join(parts).encode() + b"}")
+    else:
+        raise ValueError(f"no normal form for {type(x).__name__}")
+
+
+def digest_of(items: tuple, depth: int) -> str:
+    h = hashlib.sha256()
+    for item in items:
+        _feed(h, item, depth)
+    return h.hexdigest()
 
 
 def digest(x) -> str:
     """Equal digests: equal values (under ==, NaN aside); ValueError for types without a normal form."""
-    return hashlib.sha256(json.dumps(_normal(x), separators=(",", ":")).encode()).hexdigest()
+    h = hashlib.sha256()
+    _feed(h, x)
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the scorer's side
