@@ -1,21 +1,22 @@
-"""Cost of the sandbox: HumanEval+ scored by EvalPlus inside bubblewrap against plain EvalPlus.
+"""Cost of the trusted verdict path: HumanEval+ and MBPP+ scored by the pipeline (a sandboxed child per
+sample reporting return values, the verdict in the scorer) against plain `evalplus.evaluate` (one
+unsandboxed process, verdicts computed inside the samples' processes) on the same solutions.
 
-Both runs score the same file (the canonical solutions as samples, so every test runs to completion)
-through `eval_score.score`, which adds the self-check solutions in both cases; only the runtime
-differs (`bwrap` or `none`). Expected outputs are computed first and cached, so the timings cover
-EvalPlus's evaluation alone. Runs alternate (none, bwrap, none, bwrap, ...) to spread machine noise.
+Both score, per task, the canonical solution, the self-check's broken one and the canonical again as a
+model sample (every test runs to completion for two of three). Expected outputs are computed first and
+cached, so the timings cover the evaluation alone. Runs alternate (plain, pipeline, ...) to spread
+machine noise. First, what one program pays to start: N runs each of `true` and `python3 prog.py`
+through `sandbox.run` (cgroups made and removed, launcher, setpriv, bubblewrap), through the previous
+sandbox's command line (one bwrap call: --ro-bind / /, --uid 65534 mapped to the caller) and unsandboxed,
+interleaved.
 
-    OMP_NUM_THREADS=1 python benchmarks/sandbox_overhead.py --limit 164 --repeats 2
-
---startup N measures instead what one program pays: N runs of `true` and of `python3 -c pass` through
-`sandbox.run` (cgroups made and removed, launcher, setpriv, bubblewrap), through the previous sandbox's
-command line (one bwrap call: --ro-bind / /, --uid 65534 mapped to the caller) and unsandboxed, interleaved.
-
-    python benchmarks/sandbox_overhead.py --startup 100
+    OMP_NUM_THREADS=1 python benchmarks/sandbox_overhead.py --repeats 2
+    python benchmarks/sandbox_overhead.py --startup 100 --startup-only
 """
 import argparse
-import gzip
+import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,9 +27,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from magicoder_repro import eval_score, sandbox  # noqa: E402
+from magicoder_repro import eval_benchmarks, eval_score, evalplus_verdict, sandbox  # noqa: E402
 
-DATA = "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"
+DATA = {"humaneval": "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz",
+        "mbpp": "data/benchmarks/evalplus/MbppPlus-v0.2.0.jsonl.gz"}
+PLAIN = """
+import os, sys, time
+from evalplus.evaluate import evaluate
+t0 = time.time()
+evaluate(dataset=sys.argv[1], samples=sys.argv[2], parallel=int(sys.argv[3]), min_time_limit=float(sys.argv[4]))
+print("SECONDS", time.time() - t0, flush=True)
+os._exit(0)
+"""
+
+
+def plain_evalplus(kind: str, task_file: Path, rows: list[dict], workdir: Path, parallel: int, min_time_limit: float) -> float:
+    """evalplus.evaluate's own seconds on the pipeline's three solutions per task."""
+    samples = workdir / f"plain-{time.time_ns()}.jsonl"
+    lines = []
+    for r in rows:
+        canonical = r["prompt"] + r["canonical_solution"] if kind == "humaneval" else r["canonical_solution"]
+        for code in (canonical, canonical, eval_score.broken_python(canonical, r["entry_point"])):
+            lines.append(json.dumps({"task_id": r["task_id"], "solution": code}))
+    samples.write_text("\n".join(lines) + "\n")
+    var = "HUMANEVAL_OVERRIDE_PATH" if kind == "humaneval" else "MBPP_OVERRIDE_PATH"
+    out = subprocess.run([sys.executable, "-c", PLAIN, kind, str(samples), str(parallel), str(min_time_limit)],
+                         env={**os.environ, var: str(task_file)}, capture_output=True, text=True, check=True).stdout
+    return float(out.split("SECONDS")[1])
 
 
 def previous_sandbox(argv, workdir) -> list[str]:
@@ -64,32 +89,43 @@ def startup(n: int):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--limit", type=int, default=164)
+    p.add_argument("--limit", type=int, default=None, help="first N tasks of each (default: all)")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--startup", type=int, default=0, metavar="N", help="measure per-program start-up instead")
+    p.add_argument("--min-time-limit", type=float, default=1.0)
+    p.add_argument("--benchmarks", nargs="+", default=["humaneval", "mbpp"])
+    p.add_argument("--startup", type=int, default=20, metavar="N", help="program starts timed per way (0: none)")
+    p.add_argument("--startup-only", action="store_true", help="measure per-program start-up alone")
     args = p.parse_args()
     if args.startup:
-        return startup(args.startup)
-    bench = {"benchmark": "humaneval", "kind": "humaneval", "dataset": DATA, "max_new_tokens": 512, "n": 1,
-             "limit": args.limit, "parallel": args.parallel, "min_time_limit": 4.0}
-    rows = [json.loads(line) for line in gzip.open(REPO / DATA, "rt")][:args.limit]
-    with tempfile.TemporaryDirectory() as tmp:
-        samples = Path(tmp) / "samples.jsonl"
-        samples.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]}) + "\n" for r in rows))
-        eval_score.score(bench, samples, {"runtime": "none"})  # fills the expected-output cache
-        times = {"none": [], "bwrap": []}
-        for _ in range(args.repeats):
-            for runtime in times:
-                result = eval_score.score(bench, samples, {"runtime": runtime})
+        startup(args.startup)
+    if args.startup_only:
+        return
+    summary = {}
+    for kind in args.benchmarks:
+        bench = {"benchmark": kind, "kind": kind, "dataset": DATA[kind], "max_new_tokens": 512, "n": 1,
+                 "limit": args.limit, "parallel": args.parallel, "min_time_limit": args.min_time_limit}
+        rows = eval_benchmarks.select(eval_benchmarks.read_evalplus(DATA[kind])[0], bench)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            task_file = tmp / f"{kind}.jsonl"  # the bytes the scorer writes: one expected-output cache entry
+            task_file.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+            samples = tmp / "samples.jsonl"
+            canonical = [(r["prompt"] + r["canonical_solution"]) if kind == "humaneval" else r["canonical_solution"] for r in rows]
+            samples.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": c}) + "\n" for r, c in zip(rows, canonical)))
+            evalplus_verdict.groundtruth(kind, task_file, hashlib.md5(task_file.read_bytes()).hexdigest())  # cached
+            times = {"plain": [], "pipeline": []}
+            for _ in range(args.repeats):
+                times["plain"].append(round(plain_evalplus(kind, task_file, rows, tmp, args.parallel, args.min_time_limit), 1))
+                result = eval_score.score(bench, samples, {"runtime": "bwrap"})
                 assert result["self_check"]["ok"], result["self_check"]
-                times[runtime].append(result["harness"]["evaluate_seconds"])
-                print(runtime, result["harness"]["evaluate_seconds"], "s", result["pass@1"], flush=True)
-    plain, boxed = statistics.median(times["none"]), statistics.median(times["bwrap"])
-    print(f"\nHumanEval+ {args.limit} tasks x 3 solutions, parallel {args.parallel}, {args.repeats} runs each")
-    print(f"plain EvalPlus: {plain:.1f} s (runs {times['none']})")
-    print(f"in bubblewrap:  {boxed:.1f} s (runs {times['bwrap']})")
-    print(f"ratio: {boxed / plain:.2f}x")
+                times["pipeline"].append(result["harness"]["evaluate_seconds"])
+                print(kind, "plain", times["plain"][-1], "s; pipeline", times["pipeline"][-1], "s", result["pass@1"], flush=True)
+        summary[kind] = times
+        plain, piped = statistics.median(times["plain"]), statistics.median(times["pipeline"])
+        print(f"{kind}+: {len(rows)} tasks x 3 solutions, parallel {args.parallel}: plain EvalPlus {plain:.1f} s "
+              f"{times['plain']}, pipeline {piped:.1f} s {times['pipeline']}, ratio {piped / plain:.2f}x", flush=True)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -87,3 +87,27 @@ def test_unknown_benchmark_is_an_error(tmp_path):
     proc, _ = run_score(tmp_path, {"benchmark": "humaneval-x", "kind": "humaneval-x", "dataset": HUMANEVAL,
                                    "max_new_tokens": 8}, tmp_path / "none.jsonl", check=False)
     assert proc.returncode != 0 and "unknown kind 'humaneval-x'" in proc.stderr
+
+
+@pytest.mark.parametrize("records, problem", [
+    ([{"solution": "x"}], "bad.jsonl:1: no task_id"),
+    ([{"task_id": "HumanEval/0", "solution": "x"}, {"task_id": "HumanEval/9", "solution": "x"}],
+     "bad.jsonl:2: task_id 'HumanEval/9' is not a task of this benchmark"),
+    ([{"task_id": "HumanEval/0", "solution": ["x"]}], "bad.jsonl:1: solution is list, not a string"),
+    ([{"task_id": "HumanEval/0", "sample": 0, "solution": "a"}, {"task_id": "HumanEval/1", "sample": 0, "solution": "b"},
+      {"task_id": "HumanEval/0", "sample": 0, "solution": "c"}], "bad.jsonl:3: duplicate sample 0 of HumanEval/0"),
+    ([{"task_id": "HumanEval/0", "solution": "a"}, {"task_id": "HumanEval/0", "solution": "b"}],
+     "bad.jsonl:2: more than n=1 samples for HumanEval/0"),
+])
+def test_bad_samples_name_file_line_and_problem(tmp_path, records, problem):
+    path = write(tmp_path / "bad.jsonl", records)
+    with pytest.raises(SystemExit) as e:
+        eval_score.load_samples(path, ["HumanEval/0", "HumanEval/1"], n=1)
+    assert str(e.value) == f"error: {tmp_path}/{problem}"
+
+
+def test_n_samples_per_task_with_their_indices_are_fine(tmp_path):
+    path = write(tmp_path / "s.jsonl", [{"task_id": t, "sample": k, "solution": f"{t}{k}"}
+                                        for t in ("HumanEval/0", "HumanEval/1") for k in range(3)])
+    assert eval_score.load_samples(path, ["HumanEval/0", "HumanEval/1"], n=3) == {
+        "HumanEval/0": ["HumanEval/00", "HumanEval/01", "HumanEval/02"], "HumanEval/1": ["HumanEval/10", "HumanEval/11", "HumanEval/12"]}

@@ -3,7 +3,7 @@ model output becomes a program to run.
 
 HumanEval(+) and MBPP(+) use Magicoder's instruction prompts (paper §5): the model sees the Magicoder
 prompt with the answer pre-filled up to the code it must continue, and its output is cut at the closing
-fence (MBPP additionally goes through EvalPlus's sanitiser). MultiPL-E and DS-1000 are completion tasks,
+fence (MBPP additionally goes through a sanitiser: sanitize.py, the original's by default). MultiPL-E and DS-1000 are completion tasks,
 as bigcode-evaluation-harness and DS-1000's own scripts run them: the raw prompt, cut at stop strings.
 The EvalPlus files are the vendored official releases, checked by md5 (the hash EvalPlus reports).
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from magicoder_repro.errors import PipelineError
 from magicoder_repro.jsonl import parse_lines, read_jsonl
 from magicoder_repro.prompt_format import prompt as magicoder_prompt
+from magicoder_repro.sanitize import sanitize
 
 KINDS = ("humaneval", "mbpp", "multipl-e", "ds1000")
 REPO = Path(__file__).resolve().parents[2]
@@ -131,9 +132,7 @@ def postprocess(bench: dict, task: dict, output: str) -> str:
         else:
             code = task["code_prefix"] + output.split(FENCE)[0]
         if kind == "mbpp":
-            from evalplus.sanitize import sanitize
-
-            code = sanitize(code, task["entry_point"])
+            code = sanitize(code, task["entry_point"], bench.get("sanitizer", "original-2023"))
         return code
     if kind == "multipl-e":
         return task["prompt"] + cut_at(output, task["stop"])

@@ -3,9 +3,10 @@
 The self-check guards the number, not the model: next to the model's samples, each task is scored with
 its canonical solution (must pass, documented exceptions only) and with a deliberately broken one (must
 fail). If either goes wrong the harness, data or sandbox is broken and the rule fails instead of writing
-a score. HumanEval(+)/MBPP(+) are scored by EvalPlus 0.3.1 itself, its whole `evaluate` process run
-inside the sandbox, in a fresh directory each time (0.3.1 silently reuses an old `_eval_results.json`).
-MultiPL-E and DS-1000 programs run one per sandbox with each language's toolchain.
+a score. HumanEval(+)/MBPP(+) are scored with EvalPlus 0.3.1's inputs, expected outputs, time limits and
+comparison, the verdict computed in this process from the values each sandboxed sample returned
+(evalplus_verdict.py). MultiPL-E and DS-1000 programs run one per sandbox with each language's
+toolchain; they pass by exit status and a per-run token printed after the last test.
 """
 import argparse
 import hashlib
@@ -22,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from magicoder_repro import eval_benchmarks, sandbox
-from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_json
+from magicoder_repro import eval_benchmarks, evalplus_verdict, run_token, sandbox
 from magicoder_repro.errors import one_line_errors
+from magicoder_repro.jsonl import CorruptRecord, numbered_jsonl, write_json
 
 # EvalPlus 0.3.1 can never pass HumanEval/32 (find_zero): its special oracle `continue`s before the test
 # is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep
@@ -43,17 +44,26 @@ def summarise(per_task: dict[str, list[bool]], ks=(1, 10, 100)) -> dict:
             for k in ks if n_min >= k}
 
 
-def load_samples(path, task_ids) -> dict[str, list[str]]:
-    """Solutions per task in sample order; a corrupt or incomplete file is an error, not a low score."""
-    by_task = {t: [] for t in task_ids}
+def load_samples(path, task_ids, n: int | None = None) -> dict[str, list[str]]:
+    """Solutions per task in sample order; a corrupt or incomplete file is an error naming its file and
+    line, not a low score. A duplicate is a repeated (task_id, sample) index or more samples for a task
+    than the benchmark's n."""
+    by_task, seen = {t: [] for t in task_ids}, set()
     try:
-        records = read_jsonl(path)
+        for line, r in numbered_jsonl(path):
+            task_id, sample = r.get("task_id"), r.get("sample")
+            problem = ("no task_id" if "task_id" not in r
+                       else f"task_id {task_id!r} is not a task of this benchmark" if task_id not in by_task
+                       else f"solution is {type(r.get('solution')).__name__}, not a string" if not isinstance(r.get("solution"), str)
+                       else f"duplicate sample {sample} of {task_id}" if sample is not None and (task_id, sample) in seen
+                       else f"more than n={n} samples for {task_id}" if n and len(by_task[task_id]) >= n
+                       else None)
+            if problem:
+                raise SystemExit(f"error: {path}:{line}: {problem}")
+            seen.add((task_id, sample))
+            by_task[task_id].append(r["solution"])
     except CorruptRecord as e:
         raise SystemExit(f"error: corrupt samples file: {e}")
-    for i, r in enumerate(records, 1):
-        if not isinstance(r.get("solution"), str) or r.get("task_id") not in by_task:
-            raise SystemExit(f"error: {path}:{i}: record needs a string 'solution' and a task_id of this benchmark")
-        by_task[r["task_id"]].append(r["solution"])
     missing = [t for t, s in by_task.items() if not s]
     if missing:
         raise SystemExit(f"error: {path}: no samples for {len(missing)} tasks, e.g. {missing[:3]}")
@@ -70,47 +80,32 @@ def broken_python(code: str, entry_point: str) -> str:
 def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Path) -> dict:
     rows, full_md5 = eval_benchmarks.read_evalplus(bench["dataset"])
     rows = eval_benchmarks.select(rows, bench)
-    # The evaluated task set as its own file: EvalPlus requires every listed task to have samples.
+    # The evaluated task set as its own file: EvalPlus's expected outputs are cached by its md5.
     data = workdir / f"{kind}.jsonl"
     data.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
     subset_md5 = hashlib.md5(data.read_bytes()).hexdigest()
-    samples = load_samples(samples_path, [r["task_id"] for r in rows])
-    lines, layout = [], {}
+    samples = load_samples(samples_path, [r["task_id"] for r in rows], bench.get("n"))
+    jobs, layout = [], {}
     for r in rows:
         canonical = (r["prompt"] + r["canonical_solution"]) if kind == "humaneval" else r["canonical_solution"]
-        sols = samples[r["task_id"]] + [canonical, broken_python(canonical, r["entry_point"])]
         layout[r["task_id"]] = len(samples[r["task_id"]])
-        lines += [{"task_id": r["task_id"], "solution": s} for s in sols]
-    (workdir / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-
-    # EvalPlus caches expected outputs under $XDG_CACHE_HOME/evalplus (a runtime location, not a result).
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").resolve()
-    (cache / "evalplus").mkdir(parents=True, exist_ok=True)
-    env = {"HUMANEVAL_OVERRIDE_PATH" if kind == "humaneval" else "MBPP_OVERRIDE_PATH": str(data),
-           "XDG_CACHE_HOME": str(cache), "TOKENIZERS_PARALLELISM": "false"}
-    # Expected outputs come from the canonical solutions (trusted code), computed outside the sandbox
-    # once per task set and cached; the sandbox only reads them.
+        jobs += [(r["task_id"], s) for s in samples[r["task_id"]] + [canonical, broken_python(canonical, r["entry_point"])]]
     t0 = time.time()
-    subprocess.run([sys.executable, "-c", GROUNDTRUTH, kind], env={**os.environ, **env}, check=True,
-                   stdout=subprocess.DEVNULL)
+    expected = evalplus_verdict.groundtruth(kind, data, subset_md5)
     t_gt = time.time() - t0
-    code = EVALUATE.format(kind=kind, parallel=bench["parallel"], min_time_limit=bench["min_time_limit"])
     t0 = time.time()
-    proc = sandbox.run([sys.executable, "-c", code], workdir, box, timeout=bench.get("timeout_s", 3600),
-                       ro_binds=[cache], env=env)
+    runs = tempfile.mkdtemp(prefix="runs-", dir=workdir)
+    verdicts = evalplus_verdict.check_samples(kind, evalplus_verdict.problems_of(kind, rows), expected, jobs, box,
+                                              Path(runs), bench["parallel"], bench["min_time_limit"])
     t_eval = time.time() - t0
-    result_file = workdir / "samples_eval_results.json"
-    if proc.returncode != 0 or not result_file.exists():
-        raise SystemExit(f"error: EvalPlus failed in the sandbox (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    evals = json.loads(result_file.read_text())["eval"]
 
-    outcomes, check = {"base": {}, "plus": {}}, {"canonical": {}, "broken": {}}
+    outcomes, check, at = {"base": {}, "plus": {}}, {"canonical": {}, "broken": {}}, 0
     for task_id, n in layout.items():
-        res = evals[task_id]
-        outcomes["base"][task_id] = [r["base_status"] == "pass" for r in res[:n]]
-        outcomes["plus"][task_id] = [r["base_status"] == r["plus_status"] == "pass" for r in res[:n]]
-        check["canonical"][task_id] = (res[n]["base_status"], res[n]["plus_status"])
-        check["broken"][task_id] = (res[n + 1]["base_status"], res[n + 1]["plus_status"])
+        res, at = verdicts[at:at + n + 2], at + n + 2
+        outcomes["base"][task_id] = [r["base"] == "pass" for r in res[:n]]
+        outcomes["plus"][task_id] = [r["base"] == r["plus"] == "pass" for r in res[:n]]
+        check["canonical"][task_id] = (res[n]["base"], res[n]["plus"])
+        check["broken"][task_id] = (res[n + 1]["base"], res[n + 1]["plus"])
     defects = KNOWN_DEFECTS.get(kind, {})
     bad_canonical = [t for t, s in check["canonical"].items() if s != ("pass", "pass") and t not in defects]
     bad_broken = [t for t, s in check["broken"].items() if "pass" in s]
@@ -131,45 +126,32 @@ def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Pat
             "canonical_status": {t: list(s) for t, s in check["canonical"].items() if s != ("pass", "pass")},
             "ok": not bad_canonical and not bad_broken,
         },
-        "harness": {"evalplus": version("evalplus"), "parallel": bench["parallel"],
-                    "min_time_limit": bench["min_time_limit"], "gt_time_limit_factor": 4.0,
+        "harness": {"evalplus": version("evalplus"), "runner": "trusted parent, one sandboxed child per sample",
+                    "parallel": bench["parallel"], "min_time_limit": bench["min_time_limit"],
+                    "gt_time_limit_factor": evalplus_verdict.DEFAULT_GT_TIME_LIMIT_FACTOR,
+                    "set_timeout": f"min({evalplus_verdict.SET_TIMEOUT_CAP}, sum of limits) + {evalplus_verdict.SET_TIMEOUT_SLACK} s",
                     "groundtruth_seconds": round(t_gt, 1), "evaluate_seconds": round(t_eval, 1)},
         "dataset": {"file": bench["dataset"], "md5": full_md5, "evaluated_tasks_md5": subset_md5,
                     "tasks": len(layout)},
     }
 
 
-GROUNDTRUTH = """
-import sys
-kind = sys.argv[1]
-from evalplus.evaluate import get_groundtruth
-from evalplus.data import get_human_eval_plus, get_human_eval_plus_hash, get_mbpp_plus, get_mbpp_plus_hash
-from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
-if kind == "humaneval":
-    get_groundtruth(get_human_eval_plus(), get_human_eval_plus_hash(), [])
-else:
-    get_groundtruth(get_mbpp_plus(), get_mbpp_plus_hash(), MBPP_OUTPUT_NOT_NONE_TASKS)
-"""
-# EvalPlus's own evaluate(); os._exit skips the 20 s its watchdog thread lingers after the results are written.
-EVALUATE = """
-import os
-from evalplus.evaluate import evaluate
-evaluate(dataset="{kind}", samples="samples.jsonl", parallel={parallel}, min_time_limit={min_time_limit})
-os._exit(0)
-"""
-
 
 # ---------------------------------------------------------------- MultiPL-E and DS-1000
-def run_programs(programs: list[tuple[str, str, str]], box: dict, timeout: float, parallel: int) -> list[bool]:
-    """(file name, source, shell command) triples, each run in its own sandboxed directory."""
+def run_programs(programs: list[tuple[str, str, str, str]], box: dict, timeout: float, parallel: int) -> list[bool]:
+    """(language, file name, source, shell command) tuples, each run in its own sandboxed directory. A
+    program passes with exit status 0 and the token printed after its tests (run_token.py): the
+    verdict is the harness's reading of the process, never a file the program wrote."""
     root = Path(tempfile.mkdtemp(prefix="progs-", dir=box.get("tmpdir")))
 
     def one(i):
         d = root / str(i)
         d.mkdir()
-        name, source, cmd = programs[i]
-        (d / name).write_text(source)
-        return sandbox.run(["bash", "-c", cmd], d, box, timeout=timeout).returncode == 0
+        lang, name, source, cmd = programs[i]
+        token = run_token.new_token()
+        (d / name).write_text(run_token.finish(lang, source, token))
+        proc = sandbox.run(["bash", "-c", cmd], d, box, timeout=timeout)
+        return run_token.ran_to_end(proc.returncode, proc.stdout, token)
 
     try:
         with ThreadPoolExecutor(parallel) as pool:
@@ -189,9 +171,12 @@ def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
         if reason:
             return {"status": "not run", "reason": reason, "scores": None,
                     "dataset": {"source": bench["dataset"], "name": bench.get("name"), "tasks": len(rows)}}
-        name, cmd = toolchain.file, toolchain.command
+        lang = sandbox.ALIASES.get(language, language)
+        name = toolchain.file
+        cmd = (f"{toolchain.build}{run_token.BUILD_FLAGS.get(lang, '')} && {toolchain.run}" if toolchain.build
+               else toolchain.run)
         ids = [r["name"] for r in rows]
-        make = {r["name"]: (lambda sol, r=r: (name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
+        make = {r["name"]: (lambda sol, r=r: (lang, name, f"{sol}\n{r['tests']}\n", cmd)) for r in rows}
         canonical = None  # MultiPL-E ships no reference solutions
         broken = {r["name"]: r["prompt"] for r in rows}  # the bare prompt: an unfinished function
     else:
@@ -201,11 +186,11 @@ def score_programs(kind: str, bench: dict, samples_path, box: dict) -> dict:
             test = r["code_context"] + f"\ncode = {sol!r}\ntest_execution(code)\n"
             if "test_string(" in r["code_context"]:
                 test += "test_string(code)\n"
-            return "prog.py", test, "python prog.py"
+            return "python", "prog.py", test, "python prog.py"
         make = {i: (lambda sol, r=r: ds_program(sol, r)) for i, r in zip(ids, rows)}
         canonical = {i: r["reference_code"] for i, r in zip(ids, rows)}
         broken = {i: "" for i in ids}
-    samples = load_samples(samples_path, ids)
+    samples = load_samples(samples_path, ids, bench.get("n"))
     jobs, index = [], []
     for t in ids:
         for s in samples[t]:

@@ -10,7 +10,8 @@ come from (`tests`):
 The solution's code blocks in the record's language, joined, and the tests make one program, built
 and run with the language's toolchain (sandbox.TOOLCHAINS, the evaluation image's) in the evaluation
 sandbox (no network, read-only root, private /tmp, limits). It passes when it builds within
-`compile_timeout_s` and then exits 0 within `timeout_s`. A program without tests still runs if it can
+`compile_timeout_s` and then exits 0 within `timeout_s` having printed, after its last test, a random
+token the harness added (run_token.py): an early exit 0 is a failure. A program without tests still runs if it can
 run by itself (a crash fails it) and counts as `untested`; one that cannot (C++, C#, Java or Rust
 without a main, a shell script waiting for its arguments) is only compiled or parsed. Untested records are kept with
 `keep_untested` only. Records of other languages, or whose toolchain is missing, pass through as
@@ -28,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from magicoder_repro import sandbox
+from magicoder_repro import run_token, sandbox
 from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 from magicoder_repro.errors import one_line_errors
 
@@ -239,23 +240,27 @@ def check(record: dict, tests: str | None, settings: dict, sandbox_cfg: dict) ->
     tested = bool(tests) or (settings.get("tests", "solution") != "teacher" and has_asserts(solution, lang))
     if not tests and not runs_alone(lang, files[toolchain.file]):
         build, run, tested = LANGUAGES[lang].build_only, "", False
+    token = run_token.new_token()
+    if run:  # the program must prove that it ran to the end
+        files[toolchain.file] = run_token.finish(lang, files[toolchain.file], token)
+        build += run_token.BUILD_FLAGS.get(lang, "") if build else ""
     # The compiler gets its own time limit: a slow or busy machine must not turn a build into a timeout.
     steps = [(cmd, timeout) for cmd, timeout in ((build, settings.get("compile_timeout_s", 60)),
                                                   (run, settings.get("timeout_s", 10))) if cmd]
     with tempfile.TemporaryDirectory(prefix="exec-filter-") as work:
         for name, text in files.items():
             Path(work, name).write_text(text, encoding="utf-8")
-        for cmd, timeout in steps:
-            proc = sandbox.run(["bash", "-c", cmd], work, sandbox_cfg, timeout=timeout)
-            if proc.returncode != 0:
-                break
+        proc = sandbox.run_steps(steps, work, sandbox_cfg)  # one sandbox: the build's output reaches the run
     found = {"tests": tests} if tests else {}
     # PHP reports its errors on stdout; file names lose the random work directory (stable outputs).
-    output = (proc.stderr.strip() or proc.stdout).replace(f"{Path(work).resolve()}/", "")[-500:]
-    if "[sandbox] timed out" in proc.stderr:
+    output = (proc.stderr.strip() or proc.stdout).replace(f"{Path(work).resolve()}/", "").replace(token, "<token>")[-500:]
+    if "timeout" in proc.limits_hit:
         return {"outcome": "timeout", "stderr": output, **found}
     if proc.returncode != 0:
         return {"outcome": "failed" if tested else "untested_failed", "stderr": output, **found}
+    if run and not run_token.ran_to_end(proc.returncode, proc.stdout, token):
+        return {"outcome": "failed" if tested else "untested_failed", **found,
+                "stderr": (output + "\n" if output else "") + "exited 0 before the end of its tests (no token)"}
     return {"outcome": "passed" if tested else "untested", **found}
 
 

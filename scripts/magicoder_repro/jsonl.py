@@ -26,8 +26,8 @@ class CorruptRecord(PipelineError, ValueError):
     """A JSONL line that is not a JSON object; the message names file and line."""
 
 
-def parse_lines(lines: Iterable[bytes], path) -> Iterator[dict]:
-    """The JSON objects of JSONL lines (bytes) from `path`; blank lines skipped."""
+def numbered_lines(lines: Iterable[bytes], path) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) of JSONL lines (bytes) from `path`; blank lines skipped."""
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -39,12 +39,24 @@ def parse_lines(lines: Iterable[bytes], path) -> Iterator[dict]:
             raise CorruptRecord(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(record, dict):
             raise CorruptRecord(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
+
+
+def parse_lines(lines: Iterable[bytes], path) -> Iterator[dict]:
+    """The JSON objects of JSONL lines (bytes) from `path`."""
+    for _, record in numbered_lines(lines, path):
         yield record
 
 
-def iter_jsonl(path) -> Iterator[dict]:
+def numbered_jsonl(path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) pairs of a JSONL file, for errors that name the line of a bad record."""
     with open(path, "rb") as f:
-        yield from parse_lines(f, path)
+        yield from numbered_lines(f, path)
+
+
+def iter_jsonl(path) -> Iterator[dict]:
+    for _, record in numbered_jsonl(path):
+        yield record
 
 
 def read_jsonl(path) -> list[dict]:
