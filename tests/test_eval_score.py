@@ -62,6 +62,17 @@ def test_mbpp_scores_with_sanitised_solutions(tmp_path, evalplus_cache):
     assert result["dataset"]["md5"] == "ee43ecabebf20deef4bb776a405ac5b1"
 
 
+def test_a_task_without_plus_inputs_keeps_the_self_check(tmp_path, evalplus_cache):
+    """Mbpp/793 has no plus inputs: every solution passes that empty set, in EvalPlus too, so the broken
+    solution counts as caught by failing base; the canonical sample passes both."""
+    row = next(r for r in rows_of(MBPP, None) if r["task_id"] == "Mbpp/793")
+    data = write(tmp_path / "mbpp793.jsonl", [row])
+    samples = write(tmp_path / "s.jsonl", [{"task_id": row["task_id"], "solution": row["canonical_solution"]}])
+    result = run_score(tmp_path, mbpp(limit=None, dataset=str(data)), samples)
+    assert result["self_check"]["ok"] and result["self_check"]["broken_passing"] == []
+    assert result["pass@1"] == {"base": 1.0, "plus": 1.0}
+
+
 def test_broken_harness_fails_the_self_check(tmp_path, evalplus_cache, monkeypatch):
     """A harness that lets wrong programs pass must be caught by the self-check, not report a score."""
     bench = humaneval(limit=3)

@@ -108,7 +108,9 @@ def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Pat
         check["broken"][task_id] = (res[n + 1]["base"], res[n + 1]["plus"])
     defects = KNOWN_DEFECTS.get(kind, {})
     bad_canonical = [t for t, s in check["canonical"].items() if s != ("pass", "pass") and t not in defects]
-    bad_broken = [t for t, s in check["broken"].items() if "pass" in s]
+    # A broken solution passes an empty test set (Mbpp/793 has no plus inputs) as it would in EvalPlus.
+    empty_plus = {r["task_id"] for r in rows if not r["plus_input"]}
+    bad_broken = [t for t, s in check["broken"].items() if s[0] == "pass" or (s[1] == "pass" and t not in empty_plus)]
     scores = {"base": summarise(outcomes["base"]), "plus": summarise(outcomes["plus"])}
     present = [t for t in defects if t in layout]
     if present:
