@@ -2,6 +2,7 @@
 a broken one; scores come from real executions; bad samples files give clear errors."""
 import gzip
 import json
+import os
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ def run_score(tmp_path, bench, samples, check=True):
     out = tmp_path / "result.json"
     proc = subprocess.run([sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(bench),
                            "--sandbox", json.dumps({"runtime": "bwrap"}), "--samples", str(samples), "--out", str(out)],
-                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(REPO / "scripts")})
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.loads(out.read_text())
@@ -71,6 +72,19 @@ def test_a_task_without_plus_inputs_keeps_the_self_check(tmp_path, evalplus_cach
     result = run_score(tmp_path, mbpp(limit=None, dataset=str(data)), samples)
     assert result["self_check"]["ok"] and result["self_check"]["broken_passing"] == []
     assert result["pass@1"] == {"base": 1.0, "plus": 1.0}
+
+
+def test_a_sandbox_that_cannot_start_programs_is_an_error_not_timeouts(tmp_path, evalplus_cache):
+    """Every sample would read as a timeout; the scorer says instead that the sandbox cannot start one."""
+    rows = rows_of(HUMANEVAL, 2)
+    samples = write(tmp_path / "s.jsonl", [{"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]} for r in rows])
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(humaneval(2)),
+                           "--sandbox", json.dumps({"runtime": "bwrap", "memory_mb": 1}), "--samples", str(samples),
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    assert proc.returncode != 0 and not out.exists()
+    assert proc.stderr.strip().splitlines()[-1].startswith("eval_score: error: the sandbox cannot start a program here")
 
 
 def test_broken_harness_fails_the_self_check(tmp_path, evalplus_cache, monkeypatch):

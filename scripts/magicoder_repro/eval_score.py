@@ -95,6 +95,8 @@ def score_evalplus(kind: str, bench: dict, samples_path, box: dict, workdir: Pat
     t_gt = time.time() - t0
     t0 = time.time()
     runs = tempfile.mkdtemp(prefix="runs-", dir=workdir)
+    for d in (workdir, runs):  # searchable, not listable: the sandbox's uid reaches each task's inputs,
+        os.chmod(d, 0o711)     # bound read-only from below, with no privileged mount (none in Docker)
     verdicts = evalplus_verdict.check_samples(kind, evalplus_verdict.problems_of(kind, rows), expected, jobs, box,
                                               Path(runs), bench["parallel"], bench["min_time_limit"])
     t_eval = time.time() - t0

@@ -213,6 +213,13 @@ def check_samples(dataset: str, problems: dict, expected: dict, samples: list[tu
         return {name: set_status(dataset, problems[task_id], name, expected[task_id][name], found, digests[task_id])
                 for name in ("base", "plus")}
 
+    # A sandbox that cannot start would turn every sample into a timeout: one trial start says so instead.
+    first_task, trial_dir = next(iter(tasks.values()))[0], workdir / "trial"
+    trial_dir.mkdir()
+    trial = sandbox.run([sys.executable, "-c", "pass"], trial_dir, box, timeout=START_SLACK, ro_binds=[first_task])
+    if trial.returncode != 0:
+        last = (trial.stderr.strip().splitlines() or ["no output"])[-1]
+        raise sandbox.SandboxUnavailable(f"the sandbox cannot start a program here (exit {trial.returncode}): {last}")
     digests = {task_id: {} for task_id in tasks}
     with ThreadPoolExecutor(parallel) as pool:
         return list(pool.map(one, range(len(samples))))
