@@ -306,6 +306,7 @@ def ledger(rows: list[dict], answers_sent: set[str], stats: Counter, price: dict
         "usage_this_run": usage(row["response"] for row in answered if row["request_key"] in answers_sent),
         "price_per_million_tokens": price,
         "system_fingerprints": dict(sorted(Counter(str(row["response"].get("system_fingerprint")) for row in answered).items())),
+        **({"batch_api": {k: v for k, v in sorted(stats.items()) if k.startswith("batch_")}} if any(k.startswith("batch_") for k in stats) else {}),
     }
 
 
@@ -316,9 +317,20 @@ def answer(jobs: list[Job], teacher: dict, cache_dir, runtime: dict) -> tuple[di
     if teacher["backend"] == "replay":
         answers = replay(jobs, teacher.get("replay_file"))
     else:
+        from . import batch_teacher, budget
+
         cache = ResponseCache(cache_dir)
+
+        def chat(round_jobs, round_stats):
+            return asyncio.run(ask(round_jobs, teacher, cache, runtime, round_stats))
+
+        def send(round_jobs, round_stats):
+            if (runtime.get("batch") or {}).get("enabled"):
+                return batch_teacher.ask(round_jobs, teacher, cache, runtime, round_stats, chat)
+            return chat(round_jobs, round_stats)
+
         try:
-            answers, sent, failures = asyncio.run(ask(jobs, teacher, cache, runtime, stats))
+            answers, sent, failures = budget.within_budget(jobs, teacher, runtime, cache, send, stats)
         finally:
             cache.close()
     if failures:
@@ -381,12 +393,14 @@ def command_line(argv, description: str, input_flag: str, input_help: str, plan_
     p.add_argument("--max-retries", type=int, default=8)
     p.add_argument("--timeout-s", type=float, default=300)
     p.add_argument("--invalid-cache-entries", choices=["rerequest", "error"], default="rerequest")
+    p.add_argument("--budget-usd", type=float, help="teacher.budget_usd: the most the response cache may cost")
+    p.add_argument("--batch", type=json.loads, default={}, help="JSON: teacher.batch (the Batch API backend)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     teacher = json.loads(args.teacher)
     teacher.update({k: v for k, v in [("replay_file", args.replay_file), ("api_key_env", args.api_key_env)] if v})
     runtime = {"concurrency": args.concurrency, "max_retries": args.max_retries, "timeout_s": args.timeout_s,
-               "invalid_cache_entries": args.invalid_cache_entries}
+               "invalid_cache_entries": args.invalid_cache_entries, "budget_usd": args.budget_usd, "batch": args.batch}
     run_requests(read_jsonl(args.input), plan_jobs, teacher, args.template, args.cache, runtime,
                  args.responses, args.ledger)
 

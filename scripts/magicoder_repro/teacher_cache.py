@@ -70,11 +70,11 @@ def read_answers(paths: Iterable, wanted: set[str] | None = None) -> tuple[dict[
 
 
 class ResponseCache:
-    """A directory of cache files: reads all `*.jsonl` in it, appends to `responses.jsonl`."""
+    """A directory of cache files: reads all `*.jsonl` in it, appends to `filename` (responses.jsonl)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, filename="responses.jsonl"):
         self.dir = Path(directory)
-        self.path = self.dir / "responses.jsonl"
+        self.path = self.dir / filename
         self._fd: int | None = None
 
     def load(self, wanted: set[str]) -> tuple[dict[str, dict], list[Unusable]]:
