@@ -8,7 +8,7 @@ CORES   ?= 2
 START   := $(shell date +%s)
 STAMP   := $(VENV)/.installed-$(shell sha256sum envs/cpu.txt | cut -c1-12)
 
-.PHONY: setup system-deps run test lint clean
+.PHONY: setup system-deps run plan test lint clean
 
 # The stamp is named by envs/cpu.txt's hash, not dated by it: a fresh clone's newer file must not
 # reinstall a venv (VENV=...) that already holds these pins.
@@ -28,6 +28,13 @@ run:
 	@bash tests/setup/system-deps.sh run
 	@$(MAKE) --no-print-directory setup
 	PATH=$(abspath $(VENV))/bin:$$PATH START=$(START) bash scripts/run-pipeline.sh --cores $(CORES) $(ARGS)
+
+# What the configured run will cost before it pays (teacher requests the cache lacks, tokens, price,
+# GPU-hours): rules/plan.smk, run afresh each time, sending nothing. `make plan ARGS="--configfile configs/magicoder-ds.yaml"`.
+plan:
+	@bash tests/setup/system-deps.sh run
+	@$(MAKE) --no-print-directory setup
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake plan --cores $(CORES) --forcerun plan $(ARGS)
 
 # The venv (pip) and the Debian packages (apt) install side by side: on a fresh machine both take minutes.
 test:

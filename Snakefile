@@ -19,6 +19,7 @@ include: "rules/curate.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"  # the last stage: it reads every other stage's outputs
+include: "rules/plan.smk"  # `make plan`: the price before paying (not part of `all`)
 
 
 rule all:

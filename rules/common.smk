@@ -208,7 +208,7 @@ def eval_model_input(wildcards):
 # Generation (rules/generate.smk)
 # Only how requests are sent, never what is asked: editing these reruns nothing.
 TEACHER_RUNTIME_KEYS = ("concurrency", "max_retries", "timeout_s", "api_key_env", "replay_file", "prompt_template",
-                        "invalid_cache_entries")
+                        "invalid_cache_entries", "budget_usd", "batch")
 
 
 def teacher_settings():
@@ -240,10 +240,30 @@ def teacher_runtime_args():
             "--invalid-cache-entries": teacher.get("invalid_cache_entries", "rerequest")}
     if teacher["backend"] == "replay":
         args["--replay-file"] = teacher["replay_file"]
+    if teacher.get("budget_usd") is not None:
+        args["--budget-usd"] = teacher["budget_usd"]
+    if teacher.get("batch"):
+        args["--batch"] = as_json(teacher["batch"])
     return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in args.items())
 
 
 TEACHER_RUNTIME_ARGS = teacher_runtime_args()
+
+
+def check_teacher_budget():
+    """teacher.budget_usd below what the response cache has already cost: an error before any job runs."""
+    teacher = config["teacher"]
+    if teacher.get("budget_usd") is None or teacher["backend"] != "openai":
+        return
+    from magicoder_repro import budget
+
+    spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))
+    if spent > teacher["budget_usd"]:
+        raise WorkflowError(f"teacher.budget_usd is {teacher['budget_usd']:g} USD, but the answers already in {CACHE}/teacher "
+                            f"cost {spent:.4f} USD at teacher.price_per_million_tokens: raise the budget to at least that")
+
+
+check_teacher_budget()
 
 
 # Report (rules/report.smk)

@@ -115,12 +115,10 @@ class FaultServer:
                 self._send(*server.batch_api.get(self.path))
 
             def do_POST(self):
-                if self.path.startswith(("/v1/files", "/v1/batches")):
-                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.rstrip("/") != "/v1/chat/completions":   # the Batch API's, or a 404
                     return self._send(*server.batch_api.post(self.path, self.headers["Content-Type"], body))
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    return self._send(404, b'{"error": {"message": "not found"}}')
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                request = json.loads(body)
                 key = request_key(request)
                 with server.lock:
                     attempt = server.attempts[key]

@@ -137,6 +137,8 @@ class BatchTeacher:
 
     def results(self, batch) -> tuple[dict[str, dict], dict[str, str]]:
         """key -> answer and key -> why not, from a batch's output and error files."""
+        from openai.types.chat import ChatCompletion
+
         good, bad = {}, {}
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
@@ -150,8 +152,8 @@ class BatchTeacher:
                     f"HTTP {response.get('status_code')}" if response.get("status_code") != 200 else response_problem(body))
                 if problem:
                     bad[row["custom_id"]] = f"batch {batch.status}: {problem}"[:300]
-                else:
-                    good[row["custom_id"]] = body
+                else:   # stored as the chat API's answers are (the client's model, dumped), so both read alike
+                    good[row["custom_id"]] = ChatCompletion.construct(**body).model_dump(mode="json")
         return good, bad
 
     def merge(self, record: dict, batch) -> tuple[dict[str, dict], dict[str, str]]:

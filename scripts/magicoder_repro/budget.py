@@ -54,13 +54,22 @@ def local_encoding(model: str):
     estimate = f"estimated at {CHARS_PER_TOKEN} characters a token"
     try:
         import tiktoken
-        import tiktoken.load
 
         name = tiktoken.encoding_name_for_model(model)
     except ImportError:
         return None, f"{estimate} (tiktoken is not installed)"
     except KeyError:
         return None, f"{estimate} (tiktoken has no encoding for teacher.model {model!r})"
+    encoding, why = offline_encoding(name)
+    return (encoding, f"counted with tiktoken's {name} encoding") if encoding else (None, f"{estimate} ({why})")
+
+
+def offline_encoding(name: str):
+    """(tiktoken's encoding `name`, None) if its file is in tiktoken's local cache, else (None, why):
+    a download is refused, not tried."""
+    import tiktoken
+    import tiktoken.load
+
     download = tiktoken.load.read_file
 
     def refuse_download(blobpath):
@@ -70,9 +79,9 @@ def local_encoding(model: str):
 
     tiktoken.load.read_file = refuse_download
     try:
-        return tiktoken.get_encoding(name), f"counted with tiktoken's {name} encoding"
-    except Exception as e:  # any failure to load means no tokenizer here: say so and estimate
-        return None, f"{estimate} (tiktoken's {name} encoding could not be loaded offline: {str(e)[:120]}; TIKTOKEN_CACHE_DIR)"
+        return tiktoken.get_encoding(name), None
+    except (OSError, ValueError) as e:  # not cached (the refused download), or a corrupt file
+        return None, f"tiktoken's {name} encoding could not be loaded offline: {str(e)[:160]}; TIKTOKEN_CACHE_DIR"
     finally:
         tiktoken.load.read_file = download
 
