@@ -250,22 +250,6 @@ def teacher_runtime_args():
 TEACHER_RUNTIME_ARGS = teacher_runtime_args()
 
 
-def check_teacher_budget():
-    """teacher.budget_usd below what the response cache has already cost: an error before any job runs."""
-    teacher = config["teacher"]
-    if teacher.get("budget_usd") is None or teacher["backend"] != "openai":
-        return
-    from magicoder_repro import budget
-
-    spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))
-    if spent > teacher["budget_usd"]:
-        raise WorkflowError(f"teacher.budget_usd is {teacher['budget_usd']:g} USD, but the answers already in {CACHE}/teacher "
-                            f"cost {spent:.4f} USD at teacher.price_per_million_tokens: raise the budget to at least that")
-
-
-check_teacher_budget()
-
-
 # Report (rules/report.smk)
 def report_plus_sources():
     """The records stage 1 trains on, and the summaries of the optional stages this config runs
