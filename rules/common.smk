@@ -250,6 +250,29 @@ def teacher_runtime_args():
 TEACHER_RUNTIME_ARGS = teacher_runtime_args()
 
 
+# Plan and budget (rules/plan.smk)
+def plan_settings():
+    """Everything the plan reads: the whole teacher section (its runtime keys included: budget, Batch
+    API), the stages whose size it estimates, and which languages the teacher writes tests for."""
+    sections = {name: config[name] for name in ("teacher", "curation", "evol", "train", "evaluation")}
+    return {**sections, "teacher_tests_languages": teacher_tests_languages()}
+
+
+def check_teacher_budget():
+    """teacher.budget_usd below what the response cache has already cost: an error before any job runs."""
+    teacher = config["teacher"]
+    if teacher.get("budget_usd") is None or teacher["backend"] != "openai":
+        return
+    if str(Path(workflow.basedir) / "scripts") not in sys.path:
+        sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+    from magicoder_repro import budget
+
+    spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))
+    if spent > teacher["budget_usd"]:
+        raise WorkflowError(f"teacher.budget_usd is {teacher['budget_usd']:g} USD, but the answers already in {CACHE}/teacher "
+                            f"cost {spent:.4f} USD at teacher.price_per_million_tokens: raise the budget to at least that")
+
+
 # Report (rules/report.smk)
 def report_plus_sources():
     """The records stage 1 trains on, and the summaries of the optional stages this config runs
