@@ -209,10 +209,10 @@ def make_plan(config: dict, seeds_paths: list[str], results, cache_dir) -> dict:
 def render(plan: dict) -> str:
     """The plan as the terminal shows it."""
     lines = [f"Plan: nothing sent; teacher backend {plan['backend']}",
-             f"{'stage':<24}{'requests':>10}{'cached':>9}{'to send':>9}{'prompt tok':>12}{'output tok':>12}{'USD':>10}"]
+             f"{'stage':<30}{'requests':>10}{'cached':>9}{'to send':>9}{'prompt tok':>12}{'output tok':>12}{'USD':>10}"]
     for r in plan["teacher"] + [{"stage": "total", **plan["total"], "exact": True}]:
         price = r.get("price_usd", 0.0) if not plan["backend"].startswith("replay") else 0.0
-        lines.append(f"{r['stage'] + ('' if r['exact'] else ' (est.)'):<24}{r['requests']:>10,}{r['cached']:>9,}"
+        lines.append(f"{r['stage'] + ('' if r['exact'] else ' (est.)'):<30}{r['requests']:>10,}{r['cached']:>9,}"
                      f"{r['to_send']:>9,}{r['prompt_tokens']:>12,}{r['output_tokens']:>12,}{price:>10.4f}")
     sources = sorted({r["output_tokens_from"] for r in plan["teacher"]})
     lines += [f"prompt tokens: {plan['prompt_tokens_counted']}", f"output tokens: {'; '.join(sources) or '-'}",
