@@ -1,7 +1,7 @@
 # Two-stage instruction tuning (magicoder.md §4): base model + OSS-Instruct records -> stage 1;
 # stage-1 checkpoint + Evol-Instruct records -> stage 2. The launcher picks plain python (1 process),
-# `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node) or srun +
-# accelerate (several nodes).
+# `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node), or on SLURM one
+# task per rank (train_tasks below).
 rule tiny_base_model:
     input:
         lambda wildcards: tiny_corpus(),
@@ -22,6 +22,53 @@ rule tiny_base_model:
         "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
 
 
+TRAIN = config["train"]
+TRAIN_WORLD = (TRAIN["gpus"] or TRAIN["cpu_processes"]) * TRAIN["nodes"]
+
+
+def executor():
+    """Known once the DAG is built (the executor is chosen after the rule files are read)."""
+    return workflow.executor_plugin.name if workflow.executor_plugin else ""
+
+
+def on_slurm():
+    return executor().startswith("slurm")
+
+
+def train_tasks(rule):
+    """Several processes on SLURM: one task per rank, train.nodes x (train.gpus, or train.cpu_processes
+    without GPUs) tasks, through the executor plugin's task model: with `mpi` set it submits the job with
+    that many tasks and runs its command in the batch step, not in a step of its own, so that
+    launch_train.sh starts the ranks as the job's one step. Without SLURM, one node (accelerate launch)."""
+
+    def tasks(key):
+        def value(wildcards):
+            if TRAIN["nodes"] > 1 and executor() not in ("dryrun", "touch") and not on_slurm():
+                raise WorkflowError(f"{rule}: train.nodes {TRAIN['nodes']} needs the SLURM executor "
+                                    "(--workflow-profile profiles/slurm); on one machine set train.nodes: 1")
+            if TRAIN_WORLD > 1 and on_slurm():
+                return {"mpi": "srun", "tasks": TRAIN_WORLD, "nodes": TRAIN["nodes"], "tasks_per_gpu": 1}[key]
+            return None
+
+        return value
+
+    keys = ["mpi", "tasks", "nodes"] + ["tasks_per_gpu"] * bool(TRAIN["gpus"])  # one task per GPU
+    return {key: tasks(key) for key in keys}
+
+
+def launch_args(stage):
+    """launch_train.sh's arguments. The stage's global batch must be per-device batch x accumulation x
+    world size (train.py stops on a mismatch, but only once the job runs): checked before anything is
+    submitted, for the stages in the DAG."""
+    batch = TRAIN["stages"][stage]
+    product = batch["per_device_batch_size"] * batch["gradient_accumulation_steps"] * TRAIN_WORLD
+    if product != batch["global_batch_size"]:
+        raise WorkflowError(f"train_{stage}: train.stages.{stage}.global_batch_size {batch['global_batch_size']} != "
+                            f"per_device_batch_size x gradient_accumulation_steps x {TRAIN_WORLD} processes "
+                            f"(train.gpus or train.cpu_processes, x train.nodes) = {product}")
+    return " ".join(str(TRAIN[k]) for k in ("gpus", "nodes", "distributed", "cpu_processes"))
+
+
 for _stage in ("stage1", "stage2"):
 
     rule:
@@ -39,7 +86,7 @@ for _stage in ("stage1", "stage2"):
             # Resumable checkpoints live beside the output, not in it: Snakemake deletes the outputs
             # of a failed job, and a preempted job must find its last checkpoint on the rerun.
             scratch=f"{checkpoint_dir(_stage)}.scratch",
-            launch=" ".join(str(config["train"][k]) for k in ("gpus", "nodes", "distributed", "cpu_processes")),
+            launch=lambda wildcards, stage=_stage: launch_args(stage),
             image=image_param("train"),
         log:
             f"{RESULTS}/logs/train/{_stage}.log",
@@ -49,15 +96,15 @@ for _stage in ("stage1", "stage2"):
         retries: 2
         container:
             container_image("train")
-        threads: max(2, config["train"]["cpu_processes"]) if config["train"]["gpus"] == 0 else 2
+        # CPUs of the job, or of each task where a task is a rank (train_tasks; profiles/slurm sets them).
+        threads: max(2, TRAIN["cpu_processes"]) if TRAIN["gpus"] == 0 else 2
         resources:
-            nodes=config["train"]["nodes"],
-            tasks_per_node=1,
+            **train_tasks(f"train_{_stage}"),
             mem_mb=8000 if config["train"]["gpus"] == 0 else 200000,
             runtime=30 if config["train"]["gpus"] == 0 else 24 * 60,
             # SIGTERM to the training processes 5 minutes before the time limit (train.py saves a checkpoint
-            # and exits; the retry resumes from it), and requeue when preempted. One launcher per node.
-            slurm_extra="--signal=TERM@300 --requeue" + " --ntasks-per-node=1" * (config["train"]["nodes"] > 1),
+            # and exits; the retry resumes from it), and requeue when preempted.
+            slurm_extra="--signal=TERM@300 --requeue",
             **gpu_resources(f"train_{_stage}", config["train"]["gpus"]),
             **docker_shell(f"train_{_stage}", "train", gpus=config["train"]["gpus"]),
         shell:
