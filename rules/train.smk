@@ -77,6 +77,7 @@ for _stage in ("stage1", "stage2"):
         input:
             model=local_model_input(_stage),
             data=f"{RESULTS}/sft/{_stage}.jsonl",
+            hub=staged_model(stage_init(_stage)),
         output:
             model=directory(checkpoint_dir(_stage)),
             log=f"{RESULTS}/train/{_stage}.log.jsonl",

@@ -5,6 +5,8 @@ training runs one rank per SLURM task and resumes after a requeue, and a missing
 partition fails at once with a clear reason."""
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,3 +225,68 @@ def test_training_ranks_are_slurm_tasks_and_resume_after_requeue(workdir, tiny, 
         logs = [f.read_text() for f in (ranks / rank).rglob("stdout.log")]
         assert len(logs) == 2 and all("'loss'" in text for text in logs), (rank, logs)
     assert (workdir / "results/checkpoints/stage1/model.safetensors").exists() and not scratch.exists()
+
+
+# Tiny stand-ins under the paper preset's Hub ids, served by a local Hub (tests/hub_server.py).
+STARCODER_PYTHON = [{"content": f"def f{i}(x):\n    return x + {i}\n"} for i in range(12)]
+MULTIPL_E_CARD = """---
+configs:
+- config_name: humaneval-java
+  data_files:
+  - split: test
+    path: humaneval-java/test.jsonl
+---
+"""
+STAGE_IN_OVERLAY = """\
+seeds: {sources: {python: {dataset: bigcode/starcoderdata, data_dir: python, split: "train[:150000]", count: 4}}}
+evaluation:
+  models: {base: {path: base, backend: transformers, dtype: fp32, gpus: 0}}
+  benchmarks: {multipl-e-java: {limit: 2, max_new_tokens: 8, n: 1}}
+"""
+
+
+def test_offline_compute_jobs_read_the_stage_in_cache(workdir, tiny, tmp_path):  # noqa: F811
+    """The paper preset with hub.stage_in: its seed data set, base model and MultiPL-E, fetched by the
+    local stage_in jobs from a local Hub through snapshot_download; then the SLURM jobs that read them
+    run with no network at all (a network namespace of their own) and ask the Hub nothing."""
+    from hub_server import Hub
+
+    root = tmp_path / "hub"
+    shutil.copytree(tiny, root / "models/deepseek-ai/deepseek-coder-6.7b-base")
+    (root / "datasets/bigcode/starcoderdata/python").mkdir(parents=True)
+    (root / "datasets/bigcode/starcoderdata/python/train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in STARCODER_PYTHON))
+    (root / "datasets/nuprl/MultiPL-E/humaneval-java").mkdir(parents=True)
+    (root / "datasets/nuprl/MultiPL-E/README.md").write_text(MULTIPL_E_CARD)
+    tasks = [{"name": f"HumanEval_{i}_java", "language": "java", "prompt": f"class Problem{i} {{\n", "tests": "}\n",
+              "stop_tokens": ["\n}"]} for i in range(3)]
+    (root / "datasets/nuprl/MultiPL-E/humaneval-java/test.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    hub = Hub(root)
+    # Compute jobs run their commands in a network namespace with nothing in it (not even loopback up).
+    no_network = tmp_path / "no-network-shell"
+    no_network.write_text('#!/bin/sh\nexec unshare --net /bin/bash "$@"\n')
+    no_network.chmod(0o755)
+    overlay = STAGE_IN_OVERLAY + f"hub: {{stage_in: true, endpoint: '{hub.url}', cache: '{tmp_path}/hub-cache'}}\n"
+    (workdir / "stage-in.yaml").write_text(overlay)
+    targets = ["results/seeds/python.jsonl", "results/eval/base/multipl-e-java.samples.jsonl"]
+    try:
+        proc = slurm_snakemake(workdir, *targets, "--configfile", "config.yaml", "configs/magicoder-ds.yaml", "stage-in.yaml",
+                               "--set-resources", f"seeds:shell_exec={no_network}", f"eval_generate:shell_exec={no_network}",
+                               "eval_generate:mem_mb=4000", check=False)
+    finally:
+        hub.close()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert re.search(r"localrule stage_in:", out) and out.count("SLURM jobid") >= 2, out[-3000:]
+    staged = sorted(p.relative_to(tmp_path / "hub-cache/staged").as_posix() for p in (tmp_path / "hub-cache/staged").rglob("*.json"))
+    assert staged == ["datasets/bigcode/starcoderdata/python/main.json", "datasets/nuprl/MultiPL-E/main.json",
+                      "models/deepseek-ai/deepseek-coder-6.7b-base/main.json"]
+    # What the Hub was asked: exactly the stage-in's requests (one repository info per repository).
+    infos = sorted(path.split("/revision/")[0] for method, path in hub.requests if "/revision/" in path)
+    assert infos == ["/api/datasets/bigcode/starcoderdata", "/api/datasets/nuprl/MultiPL-E", "/api/models/deepseek-ai/deepseek-coder-6.7b-base"]
+    stage_in_logs = "".join(p.read_text() for p in (workdir / "results/logs/stage_in").rglob("*.log"))
+    assert stage_in_logs.count("files in") == 3
+    # The jobs read the stand-ins: seeds drawn from its documents, samples for its tasks from the model.
+    seeds = [json.loads(line) for line in (workdir / "results/seeds/python.jsonl").read_text().splitlines()]
+    assert len(seeds) == 4 and all(s["seed"] in "".join(r["content"] for r in STARCODER_PYTHON) for s in seeds)
+    samples = [json.loads(line) for line in (workdir / targets[1]).read_text().splitlines()]
+    assert sorted({s["task_id"] for s in samples}) == ["HumanEval_0_java", "HumanEval_1_java"]
