@@ -128,6 +128,8 @@ def test_paper_gpu_rules_reach_slurm_with_their_gpus(workdir, tmp_path):
             assert (partition, *asked) == ("gpu", gres, mem, cpus, limit), rule
             job = subprocess.run(["scontrol", "show", "job", jobid], capture_output=True, text=True, check=True).stdout
             assert f"Requeue={requeue}" in job, (rule, job)
+            if rule.startswith("train"):  # one task per GPU, a rank each: 2 on the paper's node of 2 GPUs
+                assert "NumTasks=2" in job and "NtasksPerTRES=1" in job, (rule, job)
     finally:
         subprocess.run(["scancel", *(row[0] for row in found.values())], check=False)
 
@@ -263,7 +265,8 @@ def test_offline_compute_jobs_read_the_stage_in_cache(workdir, tiny, tmp_path): 
     hub = Hub(root)
     # Compute jobs run their commands in a network namespace with nothing in it (not even loopback up).
     no_network = tmp_path / "no-network-shell"
-    no_network.write_text('#!/bin/sh\nexec unshare --net /bin/bash "$@"\n')
+    calls = tmp_path / "no-network-calls"
+    no_network.write_text(f'#!/bin/sh\necho "$@" >>{calls}\nexec unshare --net /bin/bash "$@"\n')
     no_network.chmod(0o755)
     overlay = STAGE_IN_OVERLAY + f"hub: {{stage_in: true, endpoint: '{hub.url}', cache: '{tmp_path}/hub-cache'}}\n"
     (workdir / "stage-in.yaml").write_text(overlay)
@@ -277,7 +280,7 @@ def test_offline_compute_jobs_read_the_stage_in_cache(workdir, tiny, tmp_path): 
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert re.search(r"localrule stage_in:", out) and out.count("SLURM jobid") >= 2, out[-3000:]
-    staged = sorted(p.relative_to(tmp_path / "hub-cache/staged").as_posix() for p in (tmp_path / "hub-cache/staged").rglob("*.json"))
+    staged = sorted(p.relative_to(tmp_path / "hub-cache/staged").as_posix() for p in (tmp_path / "hub-cache/staged").rglob("main.json"))
     assert staged == ["datasets/bigcode/starcoderdata/python/main.json", "datasets/nuprl/MultiPL-E/main.json",
                       "models/deepseek-ai/deepseek-coder-6.7b-base/main.json"]
     # What the Hub was asked: exactly the stage-in's requests (one repository info per repository).
@@ -285,6 +288,8 @@ def test_offline_compute_jobs_read_the_stage_in_cache(workdir, tiny, tmp_path): 
     assert infos == ["/api/datasets/bigcode/starcoderdata", "/api/datasets/nuprl/MultiPL-E", "/api/models/deepseek-ai/deepseek-coder-6.7b-base"]
     stage_in_logs = "".join(p.read_text() for p in (workdir / "results/logs/stage_in").rglob("*.log"))
     assert stage_in_logs.count("files in") == 3
+    ran = calls.read_text()
+    assert ran.count("magicoder_repro.seeds") == ran.count("magicoder_repro.eval_generate") == 1, ran
     # The jobs read the stand-ins: seeds drawn from its documents, samples for its tasks from the model.
     seeds = [json.loads(line) for line in (workdir / "results/seeds/python.jsonl").read_text().splitlines()]
     assert len(seeds) == 4 and all(s["seed"] in "".join(r["content"] for r in STARCODER_PYTHON) for s in seeds)
