@@ -1,7 +1,7 @@
 # Two-stage instruction tuning (magicoder.md §4): base model + OSS-Instruct records -> stage 1;
 # stage-1 checkpoint + Evol-Instruct records -> stage 2. The launcher picks plain python (1 process),
 # `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node), or on SLURM one
-# task per rank (train_tasks below).
+# task per rank (train_tasks in common.smk).
 rule tiny_base_model:
     input:
         lambda wildcards: tiny_corpus(),
@@ -20,53 +20,6 @@ rule tiny_base_model:
         **docker_shell("tiny_base_model", "train"),
     shell:
         "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
-
-
-TRAIN = config["train"]
-TRAIN_WORLD = (TRAIN["gpus"] or TRAIN["cpu_processes"]) * TRAIN["nodes"]
-
-
-def executor():
-    """Known once the DAG is built (the executor is chosen after the rule files are read)."""
-    return workflow.executor_plugin.name if workflow.executor_plugin else ""
-
-
-def on_slurm():
-    return executor().startswith("slurm")
-
-
-def train_tasks(rule):
-    """Several processes on SLURM: one task per rank, train.nodes x (train.gpus, or train.cpu_processes
-    without GPUs) tasks, through the executor plugin's task model: with `mpi` set it submits the job with
-    that many tasks and runs its command in the batch step, not in a step of its own, so that
-    launch_train.sh starts the ranks as the job's one step. Without SLURM, one node (accelerate launch)."""
-
-    def tasks(key):
-        def value(wildcards):
-            if TRAIN["nodes"] > 1 and executor() not in ("dryrun", "touch") and not on_slurm():
-                raise WorkflowError(f"{rule}: train.nodes {TRAIN['nodes']} needs the SLURM executor "
-                                    "(--workflow-profile profiles/slurm); on one machine set train.nodes: 1")
-            if TRAIN_WORLD > 1 and on_slurm():
-                return {"mpi": "srun", "tasks": TRAIN_WORLD, "nodes": TRAIN["nodes"], "tasks_per_gpu": 1}[key]
-            return None
-
-        return value
-
-    keys = ["mpi", "tasks", "nodes"] + ["tasks_per_gpu"] * bool(TRAIN["gpus"])  # one task per GPU
-    return {key: tasks(key) for key in keys}
-
-
-def launch_args(stage):
-    """launch_train.sh's arguments. The stage's global batch must be per-device batch x accumulation x
-    world size (train.py stops on a mismatch, but only once the job runs): checked before anything is
-    submitted, for the stages in the DAG."""
-    batch = TRAIN["stages"][stage]
-    product = batch["per_device_batch_size"] * batch["gradient_accumulation_steps"] * TRAIN_WORLD
-    if product != batch["global_batch_size"]:
-        raise WorkflowError(f"train_{stage}: train.stages.{stage}.global_batch_size {batch['global_batch_size']} != "
-                            f"per_device_batch_size x gradient_accumulation_steps x {TRAIN_WORLD} processes "
-                            f"(train.gpus or train.cpu_processes, x train.nodes) = {product}")
-    return " ".join(str(TRAIN[k]) for k in ("gpus", "nodes", "distributed", "cpu_processes"))
 
 
 for _stage in ("stage1", "stage2"):
