@@ -1,8 +1,9 @@
 """The workflow on a real one-node SLURM cluster (munged, slurmctld, slurmd started by the set-up script,
 two fake GPUs as GRES, and a GPU partition whose node never comes up) through profiles/slurm: the data
 half's outputs equal a local run's, every GPU rule of the paper preset asks SLURM for its GPUs,
-training runs one rank per SLURM task and resumes after a requeue, and a missing GPU partition or a bad
-partition fails at once with a clear reason."""
+training runs one rank per SLURM task and resumes after a requeue, compute jobs without a network read
+the Hub repositories the local stage-in job fetched, and a missing GPU partition or a bad partition
+fails at once with a clear reason."""
 import json
 import os
 import re
