@@ -13,6 +13,7 @@ validate(config, "schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/stage_in.smk"  # Hub repositories for offline compute nodes (hub.stage_in)
 include: "rules/seeds.smk"
 include: "rules/generate.smk"
 include: "rules/curate.smk"

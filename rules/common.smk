@@ -9,6 +9,9 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from magicoder_repro.sources import is_local
+
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
 # containers, where the work tree is mounted) and `python` is this interpreter's when run from a venv.
 os.environ.update(
@@ -204,6 +207,109 @@ def eval_model_input(wildcards):
         return []
     return [path] if path in (TINY_BASE_MODEL, checkpoint_dir("stage1"), checkpoint_dir("stage2")) or Path(path).exists() else []
 
+
+# Training on SLURM (rules/train.smk)
+TRAIN = config["train"]
+TRAIN_WORLD = (TRAIN["gpus"] or TRAIN["cpu_processes"]) * TRAIN["nodes"]
+
+
+def executor():
+    """Known once the DAG is built (the executor is chosen after the rule files are read)."""
+    return workflow.executor_plugin.name if workflow.executor_plugin else ""
+
+
+def on_slurm():
+    return executor().startswith("slurm")
+
+
+def train_tasks(rule):
+    """Several processes on SLURM: one task per rank, train.nodes x (train.gpus, or train.cpu_processes
+    without GPUs) tasks, through the executor plugin's task model: with `mpi` set it submits the job with
+    that many tasks and runs its command in the batch step, not in a step of its own, so that
+    launch_train.sh starts the ranks as the job's one step. Without SLURM, one node (accelerate launch)."""
+
+    def tasks(key):
+        def value(wildcards):
+            if TRAIN["nodes"] > 1 and executor() not in ("dryrun", "touch") and not on_slurm():
+                raise WorkflowError(f"{rule}: train.nodes {TRAIN['nodes']} needs the SLURM executor "
+                                    "(--workflow-profile profiles/slurm); on one machine set train.nodes: 1")
+            if TRAIN_WORLD > 1 and on_slurm():
+                return {"mpi": "srun", "tasks": TRAIN_WORLD, "nodes": TRAIN["nodes"], "tasks_per_gpu": 1}[key]
+            return None
+
+        return value
+
+    keys = ["mpi", "tasks", "nodes"] + ["tasks_per_gpu"] * bool(TRAIN["gpus"])  # one task per GPU
+    return {key: tasks(key) for key in keys}
+
+
+def launch_args(stage):
+    """launch_train.sh's arguments. The stage's global batch must be per-device batch x accumulation x
+    world size (train.py stops on a mismatch, but only once the job runs): checked before anything is
+    submitted, for the stages in the DAG."""
+    batch = TRAIN["stages"][stage]
+    product = batch["per_device_batch_size"] * batch["gradient_accumulation_steps"] * TRAIN_WORLD
+    if product != batch["global_batch_size"]:
+        raise WorkflowError(f"train_{stage}: train.stages.{stage}.global_batch_size {batch['global_batch_size']} != "
+                            f"per_device_batch_size x gradient_accumulation_steps x {TRAIN_WORLD} processes "
+                            f"(train.gpus or train.cpu_processes, x train.nodes) = {product}")
+    return " ".join(str(TRAIN[k]) for k in ("gpus", "nodes", "distributed", "cpu_processes"))
+
+
+# Stage-in (rules/stage_in.smk): Hub repositories for compute nodes without internet.
+HUB = config.get("hub", {})
+STAGE_IN = HUB.get("stage_in", False)
+HUB_CACHE = Path(HUB.get("cache", f"{CACHE}/hub")).absolute()
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def hub_item(kind, ref, data_dir=None, revision=None):
+    """The stage-in item for a config value naming a Hub repository (an `org/name` that is no local
+    path), as (manifest name, spec); None for anything else."""
+    if not STAGE_IN or not isinstance(ref, str) or not HUB_ID.fullmatch(ref) or is_local(ref):
+        return None
+    name = Path(f"{kind}s", ref, data_dir or "", revision or "main").as_posix()
+    return name, {"kind": kind, "repo": ref, "data_dir": data_dir, "revision": revision}
+
+
+def staged(item):
+    return [f"{HUB_CACHE}/staged/{item[0]}.json"] if item else []
+
+
+def staged_model(ref):
+    """The stage-in manifest of a model named by a Hub id, as an input ([] otherwise)."""
+    return staged(hub_item("model", ref))
+
+
+def staged_dataset(spec):
+    """The stage-in manifest of a data set spec (`dataset`, optional `data_dir`, `revision`) on the Hub."""
+    spec = spec or {}
+    return staged(hub_item("dataset", spec.get("dataset"), spec.get("data_dir"), spec.get("revision")))
+
+
+def staged_benchmarks(decontamination):
+    """Manifests of the decontamination benchmarks that are searched and on the Hub."""
+    settings = decontamination or {}
+    return [f for name, spec in settings.get("benchmarks", {}).items() if name not in settings.get("skip", [])
+            for f in staged_dataset(spec)]
+
+
+def stage_in_items():
+    """Every Hub repository this config reads, by manifest name."""
+    evaluation = config.get("evaluation", {})
+    models = [config["train"]["base_model"], (config["teacher"].get("serve") or {}).get("model")]
+    models += [eval_model(m).get("path") for m in evaluation.get("models", {}) if eval_model(m).get("backend") != "openai"]
+    if plus_enabled("semantic_decontamination"):
+        models.append(config["curation"]["semantic_decontamination"]["model"])
+    datasets = [*config["seeds"]["sources"].values(), config["evol"], *evaluation.get("benchmarks", {}).values()]
+    decontamination = config["curation"]["decontamination"]
+    datasets += [spec for name, spec in decontamination.get("benchmarks", {}).items() if name not in decontamination.get("skip", [])]
+    items = [hub_item("model", m) for m in models]
+    items += [hub_item("dataset", d.get("dataset"), d.get("data_dir"), d.get("revision")) for d in datasets]
+    return dict(filter(None, items))
+
+
+STAGE_IN_ITEMS = stage_in_items()
 
 # Generation (rules/generate.smk)
 # Only how requests are sent, never what is asked: editing these reruns nothing.

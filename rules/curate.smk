@@ -46,6 +46,7 @@ rule decontaminate:
     input:
         data=rules.clean.output.data,
         benchmarks=local_benchmark_files(DECONTAMINATION),
+        hub=staged_benchmarks(DECONTAMINATION),
     output:
         kept=f"{DATA}/oss_instruct.jsonl",
         removed=f"{DATA}/oss_instruct.removed.jsonl",
@@ -72,6 +73,7 @@ rule decontaminate:
 rule evol_instruct:
     input:
         local_inputs(config["evol"]["dataset"]) + local_benchmark_files(EVOL_DECONTAMINATION or {}),
+        hub=staged_dataset(config["evol"]) + staged_benchmarks(EVOL_DECONTAMINATION),
     output:
         data=f"{DATA}/evol_instruct.jsonl",
         removed=f"{DATA}/evol_instruct.removed.jsonl",

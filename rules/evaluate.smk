@@ -12,6 +12,7 @@ wildcard_constraints:
 rule eval_generate:
     input:
         eval_model_input,
+        hub=lambda w: staged_model(eval_model(w.model).get("path")) + staged_dataset(eval_benchmark(w.benchmark)),
     output:
         f"{RESULTS}/eval/{{model}}/{{benchmark}}.samples.jsonl",
     params:
@@ -40,6 +41,7 @@ rule eval_generate:
 rule eval_score:
     input:
         samples=f"{RESULTS}/eval/{{model}}/{{benchmark}}.samples.jsonl",
+        hub=lambda w: staged_dataset(eval_benchmark(w.benchmark)),
     output:
         f"{RESULTS}/eval/{{model}}/{{benchmark}}.json",
     params:

@@ -11,6 +11,7 @@ rule generate:
     input:
         seeds=f"{RESULTS}/seeds/{{lang}}.jsonl",
         **teacher_inputs(),
+        hub=staged_model((config["teacher"].get("serve") or {}).get("model")),
     output:
         responses=f"{RESULTS}/generate/{{lang}}.responses.jsonl",
         ledger=f"{RESULTS}/generate/{{lang}}.ledger.json",

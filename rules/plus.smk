@@ -37,6 +37,7 @@ rule semantic_decontaminate:
         data=oss_records_after_near_dedup(),
         substring_removed=f"{RESULTS}/data/oss_instruct.removed.jsonl",
         benchmarks=local_benchmark_files(DECONTAMINATION),
+        hub=staged_model(config["curation"]["semantic_decontamination"]["model"]) + staged_benchmarks(DECONTAMINATION),
     output:
         kept=f"{PLUS_DATA}/oss_instruct.semantic.jsonl",
         removed=f"{PLUS_DATA}/oss_instruct.semantic.removed.jsonl",
@@ -69,6 +70,7 @@ rule teacher_tests:
     input:
         records=f"{RESULTS}/generate/{{lang}}.records.jsonl",
         **teacher_tests_inputs(),
+        hub=staged_model((config["teacher"].get("serve") or {}).get("model")),
     output:
         responses=f"{PLUS_DATA}/execution/{{lang}}.tests.jsonl",
         ledger=f"{PLUS_DATA}/execution/{{lang}}.tests.ledger.json",

@@ -12,6 +12,7 @@ from magicoder_repro.sources import local_inputs
 rule seeds:
     input:
         lambda wildcards: local_inputs(config["seeds"]["sources"][wildcards.lang]["dataset"]),
+        hub=lambda wildcards: staged_dataset(config["seeds"]["sources"][wildcards.lang]),
     output:
         f"{RESULTS}/seeds/{{lang}}.jsonl",
     params:

@@ -1,7 +1,7 @@
 # Two-stage instruction tuning (magicoder.md §4): base model + OSS-Instruct records -> stage 1;
 # stage-1 checkpoint + Evol-Instruct records -> stage 2. The launcher picks plain python (1 process),
-# `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node) or srun +
-# accelerate (several nodes).
+# `accelerate launch` (several GPUs, or train.cpu_processes gloo processes, of one node), or on SLURM one
+# task per rank (train_tasks in common.smk).
 rule tiny_base_model:
     input:
         lambda wildcards: tiny_corpus(),
@@ -30,6 +30,7 @@ for _stage in ("stage1", "stage2"):
         input:
             model=local_model_input(_stage),
             data=f"{RESULTS}/sft/{_stage}.jsonl",
+            hub=staged_model(stage_init(_stage)),
         output:
             model=directory(checkpoint_dir(_stage)),
             log=f"{RESULTS}/train/{_stage}.log.jsonl",
@@ -39,7 +40,7 @@ for _stage in ("stage1", "stage2"):
             # Resumable checkpoints live beside the output, not in it: Snakemake deletes the outputs
             # of a failed job, and a preempted job must find its last checkpoint on the rerun.
             scratch=f"{checkpoint_dir(_stage)}.scratch",
-            launch=" ".join(str(config["train"][k]) for k in ("gpus", "nodes", "distributed", "cpu_processes")),
+            launch=lambda wildcards, stage=_stage: launch_args(stage),
             image=image_param("train"),
         log:
             f"{RESULTS}/logs/train/{_stage}.log",
@@ -49,15 +50,15 @@ for _stage in ("stage1", "stage2"):
         retries: 2
         container:
             container_image("train")
-        threads: max(2, config["train"]["cpu_processes"]) if config["train"]["gpus"] == 0 else 2
+        # CPUs of the job, or of each task where a task is a rank (train_tasks; profiles/slurm sets them).
+        threads: max(2, TRAIN["cpu_processes"]) if TRAIN["gpus"] == 0 else 2
         resources:
-            nodes=config["train"]["nodes"],
-            tasks_per_node=1,
+            **train_tasks(f"train_{_stage}"),
             mem_mb=8000 if config["train"]["gpus"] == 0 else 200000,
             runtime=30 if config["train"]["gpus"] == 0 else 24 * 60,
             # SIGTERM to the training processes 5 minutes before the time limit (train.py saves a checkpoint
-            # and exits; the retry resumes from it), and requeue when preempted. One launcher per node.
-            slurm_extra="--signal=TERM@300 --requeue" + " --ntasks-per-node=1" * (config["train"]["nodes"] > 1),
+            # and exits; the retry resumes from it), and requeue when preempted.
+            slurm_extra="--signal=TERM@300 --requeue",
             **gpu_resources(f"train_{_stage}", config["train"]["gpus"]),
             **docker_shell(f"train_{_stage}", "train", gpus=config["train"]["gpus"]),
         shell:

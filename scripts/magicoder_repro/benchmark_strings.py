@@ -43,10 +43,10 @@ def load_table(spec: dict, what: str) -> list[dict]:
 
             return pq.read_table(path).to_pylist()
         return list(iter_jsonl(path))
-    import datasets
+    from . import hub
 
     try:
-        return list(datasets.load_dataset(source, name=spec.get("name"), split=spec.get("split", "train")))
+        return list(hub.load_dataset(source, name=spec.get("name"), split=spec.get("split", "train")))
     except Exception as e:  # datasets raises many types (offline, gated, missing config); all mean "not loadable"
         raise DatasetUnavailable(f"{what}: could not load {source!r} from the Hugging Face Hub: {e}") from e
 

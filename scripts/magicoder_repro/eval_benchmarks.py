@@ -56,10 +56,10 @@ def read_hub_or_local(bench: dict) -> list[dict]:
     if source.endswith(".jsonl"):
         rows = read_jsonl(source if Path(source).exists() else REPO / source)
     else:
-        from datasets import load_dataset
+        from . import hub
 
-        rows = list(load_dataset(source, bench.get("name"), split=bench.get("split", "test"),
-                                 revision=bench.get("revision")))
+        rows = list(hub.load_dataset(source, name=bench.get("name"), split=bench.get("split", "test"),
+                                     revision=bench.get("revision")))
     return rows
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from datasets import Dataset, IterableDataset, ReadInstruction, load_dataset
 
+from magicoder_repro import hub
 from magicoder_repro.jsonl import iter_jsonl, write_jsonl
 from magicoder_repro.sources import is_local, local_files
 from magicoder_repro.errors import PipelineError, one_line_errors
@@ -79,11 +80,11 @@ def read_hub(source: dict, split: str) -> Dataset | IterableDataset:
     """A Hub dataset, as the original loaded it; streaming reads only the documents it needs."""
     kwargs = dict(name=source.get("name"), data_dir=source.get("data_dir"))
     if not source.get("streaming"):
-        return load_dataset(source["dataset"], split=split, **kwargs)
+        return hub.load_dataset(source["dataset"], split=split, **kwargs)
     m = re.fullmatch(r"(\w+)(?:\[(\d*):(\d*)\])?", split)
     if not m:
         raise SeedError(f"split {split!r}: streaming supports only `name` or `name[start:stop]` with row numbers")
-    ds = load_dataset(source["dataset"], split=m[1], streaming=True, **kwargs)
+    ds = hub.load_dataset(source["dataset"], split=m[1], streaming=True, **kwargs)
     start = int(m[2] or 0)
     ds = ds.skip(start) if start else ds
     return ds.take(int(m[3]) - start) if m[3] else ds
