@@ -24,7 +24,7 @@ rule eval_generate:
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.generate.tsv"
     container:
-        container_image("eval")
+        container_image("eval_generate", "eval")
     threads: 2
     resources:
         # The model's GPUs (evaluation.models.<name>.gpus), and host memory to load its weights.
@@ -35,6 +35,12 @@ rule eval_generate:
     shell:
         "python -m magicoder_repro.eval_generate --model {params.model:q} --benchmark {params.benchmark:q} "
         "--compile-cache {params.compile_cache:q} --out {output:q} > {log:q} 2>&1"
+
+
+def scoring_needs(wildcards):
+    """eval_score's tools: the sandbox's, and for MultiPL-E (dataset name humaneval-<lang>) the language's."""
+    bench = eval_benchmark(wildcards.benchmark)
+    return sandbox_needs(bench.get("name", "").partition("-")[2] if bench.get("kind") == "multipl-e" else None)
 
 
 rule eval_score:
@@ -54,11 +60,11 @@ rule eval_score:
     group:
         "score"
     container:
-        container_image("eval")
+        container_image("eval_score", "eval", needs=scoring_needs)
     # One CPU per scoring worker (evaluation.benchmarks.<name>.parallel): the job gets that many cores.
     threads: lambda wildcards: eval_benchmark(wildcards.benchmark).get("parallel", 2)
     resources:
-        **docker_shell("eval_score", "eval", sandbox=True),
+        **docker_shell("eval_score", "eval", sandbox=True, needs=scoring_needs),
     shell:
         "python -m magicoder_repro.eval_score --benchmark {params.benchmark:q} --sandbox {params.sandbox:q} "
         "--model {params.model:q} --samples {input.samples:q} --out {output:q} > {log:q} 2>&1"
