@@ -344,7 +344,7 @@ def sandbox_needs(lang=None):
 
     needs = ["bwrap"] * (config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap")
     chain = sandbox.toolchain(lang) if lang else None
-    return needs + [chain.tool] * (chain is not None)
+    return needs + ([chain.tool] if chain else [])
 
 
 def docker_shell(rule, env, gpus=0, network=False, sandbox=False, needs=()):

@@ -136,7 +136,7 @@ def as_user(*cmd: str, cwd: Path) -> list[str]:
     """A command as an unprivileged user (created when root: rootless podman needs its subordinate ids)."""
     if os.getuid() != 0:
         return list(cmd)
-    if subprocess.run(["id", ROOTLESS_USER], capture_output=True).returncode:
+    if subprocess.run(["id", ROOTLESS_USER], capture_output=True, check=False).returncode:
         subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", ROOTLESS_USER], check=True)
     return ["runuser", "-u", ROOTLESS_USER, "--", "env", f"HOME={cwd}", f"XDG_RUNTIME_DIR={cwd}/run", *cmd]
 
@@ -144,7 +144,7 @@ def as_user(*cmd: str, cwd: Path) -> list[str]:
 def seeds_command(workdir: Path) -> str:
     """The shell command Snakemake plans for the seeds rule of Python."""
     out = run_snakemake(workdir, "-n", "-p", "--forceall", "results/seeds/python.jsonl").stdout
-    return re.search(r"^Shell command: (python -m magicoder_repro\.seeds .*)$", out, re.M)[1]
+    return re.search(r"^Shell command: (python -m magicoder_repro\.seeds .*)$", out, re.MULTILINE)[1]
 
 
 def test_oci_archive_runs_a_rule_rootless(workdir, request, image_lock):
@@ -163,7 +163,7 @@ def test_oci_archive_runs_a_rule_rootless(workdir, request, image_lock):
     reference = (workdir / "results/seeds/python.jsonl").read_bytes()
     command = seeds_command(workdir)
     home = Path(tempfile.mkdtemp(prefix="oci-rootless-", dir="/var/tmp"))  # pytest's tmp_path is root's alone
-    request.addfinalizer(lambda: subprocess.run(["rm", "-rf", str(home)]))
+    request.addfinalizer(lambda: subprocess.run(["rm", "-rf", str(home)], check=True))
     inside = home / "wf"
     shutil.copytree(workdir, inside, symlinks=True, ignore=shutil.ignore_patterns("results", ".snakemake"))
     for out in ("results/seeds", "results/logs/seeds"):
@@ -179,7 +179,7 @@ def test_oci_archive_runs_a_rule_rootless(workdir, request, image_lock):
               "--volume", f"{REPO}:{REPO}:ro", "--volume", f"{inside}:{inside}", "--workdir", str(inside),
               "--rootfs", f"{home}/rootfs", "bash", "-c", command]]
     for step in steps:
-        proc = subprocess.run(as_user(*step, cwd=home), capture_output=True, text=True, cwd=home)
+        proc = subprocess.run(as_user(*step, cwd=home), capture_output=True, text=True, cwd=home, check=False)
         assert proc.returncode == 0, f"{step[:3]}: {proc.stderr[-3000:]}"
     written = inside / "results/seeds/python.jsonl"
     assert written.read_bytes() == reference and written.stat().st_uid == (home.stat().st_uid)
