@@ -338,13 +338,19 @@ def container_image(rule, env, needs=()):
 
 
 def sandbox_needs(lang=None):
-    """Tools a rule running generated code needs in its image: bubblewrap (with the bwrap sandbox) and
+    """Tools that rules running generated code need in their image: bubblewrap (with the bwrap sandbox) and
     the language's compiler or interpreter (magicoder_repro.sandbox.TOOLCHAINS)."""
     from magicoder_repro import sandbox
 
     needs = ["bwrap"] * (config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap")
     chain = sandbox.toolchain(lang) if lang else None
     return needs + ([chain.tool] if chain else [])
+
+
+def scoring_needs(wildcards):
+    """eval_score's tools: the sandbox's, and for MultiPL-E (dataset name humaneval-<lang>) the language's."""
+    bench = eval_benchmark(wildcards.benchmark)
+    return sandbox_needs(bench.get("name", "").partition("-")[2] if bench.get("kind") == "multipl-e" else None)
 
 
 def docker_shell(rule, env, gpus=0, network=False, sandbox=False, needs=()):

@@ -37,12 +37,6 @@ rule eval_generate:
         "--compile-cache {params.compile_cache:q} --out {output:q} > {log:q} 2>&1"
 
 
-def scoring_needs(wildcards):
-    """eval_score's tools: the sandbox's, and for MultiPL-E (dataset name humaneval-<lang>) the language's."""
-    bench = eval_benchmark(wildcards.benchmark)
-    return sandbox_needs(bench.get("name", "").partition("-")[2] if bench.get("kind") == "multipl-e" else None)
-
-
 rule eval_score:
     input:
         samples=f"{RESULTS}/eval/{{model}}/{{benchmark}}.samples.jsonl",
