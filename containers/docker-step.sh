@@ -2,7 +2,9 @@
 # Run one workflow step's shell command in a Docker image: the shell Snakemake uses for a rule when
 # `runtime.docker: true` (each rule's `resources: shell_exec` is a shim calling this script, written by
 # docker_shell in rules/common.smk).
-#   docker-step.sh --env-name ENV --image REF --network none|bridge --workflow-dir DIR [--gpus SPEC] [--nested-sandbox] -- -c COMMAND
+#   docker-step.sh --env-name ENV --image ID [--archive FILE] --network none|bridge --workflow-dir DIR [--gpus SPEC] [--nested-sandbox] -- -c COMMAND
+# ID is the image id the image lock records (containers/build.sh); an image missing from this Docker host
+# is loaded from its OCI archive FILE (which also carries Docker's manifest.json), then checked to be ID.
 # The working directory is bound at the same path (relative and absolute paths stay valid), as is the
 # workflow's directory and symlinked inputs when they lie outside it (read-only). The step
 # runs as the calling user, so its outputs belong to that user, with no network unless the rule is in
@@ -12,11 +14,12 @@
 # (no capability is added and it still runs as the calling user with its network setting); the generated
 # code is confined by bwrap inside the container exactly as on a host, with a cgroup of its own.
 set -euo pipefail
-env_name=? image= network=none workflow_dir= gpus= nested_sandbox=false
+env_name=? image= archive= network=none workflow_dir= gpus= nested_sandbox=false
 while (($#)); do
     case $1 in
         --env-name) env_name=$2; shift 2 ;;
         --image) image=$2; shift 2 ;;
+        --archive) archive=$2; shift 2 ;;
         --network) network=$2; shift 2 ;;
         --workflow-dir) workflow_dir=$2; shift 2 ;;
         --gpus) gpus=$2; shift 2 ;;
@@ -27,14 +30,12 @@ while (($#)); do
 done
 [[ ${1:-} == -c && $# -eq 2 ]] || { echo "docker-step.sh: expected -- -c COMMAND" >&2; exit 2; }
 command=$2
-if [[ -z $image ]]; then
-    echo "runtime.docker is true but runtime.images.$env_name is not set: build the image with" \
-         "\`containers/build.sh $env_name\` and put the id it prints there" >&2
-    exit 1
+if ! docker image inspect "$image" >/dev/null 2>&1 && [[ -f $archive ]]; then
+    docker load --quiet --input "$archive" >&2
 fi
 if ! docker image inspect "$image" >/dev/null 2>&1; then
-    echo "image $image (runtime.images.$env_name) is not on this Docker host: build it with" \
-         "\`containers/build.sh $env_name\` or \`docker pull\` it" >&2
+    echo "image $image (the image lock's $env_name.id) is not on this Docker host${archive:+ nor in $archive}: build it with" \
+         "\`containers/build.sh $env_name\`" >&2
     exit 1
 fi
 

@@ -1,13 +1,15 @@
 # Helpers shared by the rule files (config lookups, target lists, how rules call the Python package).
 import json
 import os
-import re
 import shlex
 import sys
+import tarfile
 from glob import glob
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.sources import is_local
@@ -398,51 +400,111 @@ def report_plus_sources():
 
 # How rules run. Each names in its own directives its image (`container`, `params.image`), its
 # GPUs as the SLURM executor plugin reads them (`gres`, `slurm_partition`) and its Docker shell
-# (`resources: shell_exec`). These helpers only read the config for them.
-PINNED_IMAGE = re.compile(r"(^|@)sha256:[0-9a-f]{64}$")
+# (`resources: shell_exec`). These helpers only read the config and the image lock for them.
 DOCKER_STEP = Path(workflow.basedir) / "containers" / "docker-step.sh"
+IMAGE_LOCK = Path(config.get("runtime", {}).get("image_lock", "containers/images.lock.yaml"))
 
 
-def pinned_image(env):
-    """runtime.images.<env>, checked to be pinned: `registry/name@sha256:<64 hex>`, a local image id
-    `sha256:<64 hex>`, or an Apptainer .sif file. None when unset (the step runs where Snakemake runs)."""
-    ref = config.get("runtime", {}).get("images", {}).get(env)
-    if ref and not (PINNED_IMAGE.search(ref) or ref.endswith(".sif")):
-        raise ValueError(f"runtime.images.{env} = {ref!r} is not pinned: use name@sha256:<digest> or a local image id sha256:<id>")
-    return ref
+def read_image_lock():
+    """The image lock containers/build.sh writes: {env: {digest, id, archive, tools, ...}}; {} before any build."""
+    return (yaml.safe_load(IMAGE_LOCK.read_text()) or {}) if IMAGE_LOCK.exists() else {}
+
+
+IMAGES = read_image_lock()
+APPTAINER = DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
+# Steps run in their images (Apptainer through `container:`, Docker through `shell_exec`), else in the venv.
+CONTAINERIZED = APPTAINER or config.get("runtime", {}).get("docker", False)
+
+
+def locked_image(rule, env, needs, wildcards):
+    """The lock's entry for image `env`, checked before anything runs: there, and with every tool `rule`
+    needs (a list, or a function of the wildcards) among those build.sh found in it."""
+    entry = IMAGES.get(env)
+    if entry is None:
+        raise WorkflowError(f"{rule}: image {env!r} is not in the image lock {IMAGE_LOCK} (key {env}): "
+                            f"build it with `containers/build.sh {env}`")
+    needed = needs(wildcards) if callable(needs) else needs
+    missing = [tool for tool in needed if tool not in entry.get("tools", [])]
+    if missing:
+        raise WorkflowError(f"{rule}: image {env!r} lacks {', '.join(missing)} ({IMAGE_LOCK}: {env}.tools), "
+                            f"which this rule needs for {wildcards_text(wildcards)}")
+    return entry
+
+
+def wildcards_text(wildcards):
+    return ", ".join(f"{k}={v}" for k, v in dict(wildcards).items()) or "its job"
+
+
+def image_archive(env, entry):
+    """The image's OCI archive, checked to hold the manifest digest the lock records (its index.json)."""
+    path = (IMAGE_LOCK.parent / (entry.get("archive") or "")).resolve()
+    if not entry.get("archive") or not path.is_file():
+        raise WorkflowError(f"image {env!r}: no OCI archive {path} ({IMAGE_LOCK}: {env}.archive): build it with "
+                            f"`containers/build.sh {env}` (not --docker-only)")
+    with tarfile.open(path) as archive:
+        index = json.load(archive.extractfile("./index.json"))
+    if index["manifests"][0]["digest"] != entry["digest"]:
+        raise WorkflowError(f"image {env!r}: {path} holds {index['manifests'][0]['digest']}, not the digest "
+                            f"{entry['digest']} of {IMAGE_LOCK}: {env}.digest; rebuild it with `containers/build.sh {env}`")
+    return path
 
 
 def image_param(env):
-    """The image reference as a param: a new digest reruns exactly the rules that use it."""
-    return pinned_image(env) or f"none:{env}"
+    """The image's digest as a param: a new image reruns exactly the rules that use it."""
+    entry = IMAGES.get(env) if CONTAINERIZED else None
+    return entry["id"] if entry else f"none:{env}"
 
 
-def container_image(env):
-    """The `container` directive for image `env` (containers/<env>/Dockerfile), used by `--sdm apptainer`:
-    .sif files and URIs as given, image names via docker://. A function so that a rule without an
-    image configured still declares one (no image: the step runs where Snakemake runs)."""
-    ref = pinned_image(env)
-    uri = ref and (ref if ref.endswith(".sif") or "://" in ref else f"docker://{ref}")
-    return lambda wildcards: uri
+def container_image(rule, env, needs=()):
+    """The `container` directive for image `env` (containers/<env>/Dockerfile), which
+    `--software-deployment-method apptainer` pulls: the OCI archive the lock names, by its digest in its
+    file name (`oci-archive://...`, turned into a .sif by `apptainer pull`). `needs`: tools the rule
+    needs in the image. None without Apptainer: the Docker shell or the venv runs the step."""
+
+    def uri(wildcards):
+        if not APPTAINER:
+            return None
+        entry = locked_image(rule, env, needs, wildcards)
+        return f"oci-archive://{image_archive(env, entry)}"
+
+    return uri
 
 
-def docker_shell(rule, env, gpus=0, network=False, sandbox=False):
+def sandbox_needs(lang=None):
+    """Tools that rules running generated code need in their image: bubblewrap (with the bwrap sandbox) and
+    the language's compiler or interpreter (magicoder_repro.sandbox.TOOLCHAINS)."""
+    from magicoder_repro import sandbox
+
+    needs = ["bwrap"] * (config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap")
+    chain = sandbox.toolchain(lang) if lang else None
+    return needs + ([chain.tool] if chain else [])
+
+
+def scoring_needs(wildcards):
+    """eval_score's tools: the sandbox's, and for MultiPL-E (dataset name humaneval-<lang>) the language's."""
+    bench = eval_benchmark(wildcards.benchmark)
+    return sandbox_needs(bench.get("name", "").partition("-")[2] if bench.get("kind") == "multipl-e" else None)
+
+
+def docker_shell(rule, env, gpus=0, network=False, sandbox=False, needs=()):
     """With runtime.docker, `resources: shell_exec` for a rule: a shim Snakemake calls as `<shell> -c
-    <command>`, running the command in the rule's image through containers/docker-step.sh with the
-    rule's GPUs (`gpus`: a number or a function of the wildcards), its network (`network`, or listed
-    in runtime.network_rules; else none) and, for rules running generated code in bubblewrap
-    (`sandbox`), room for bwrap's namespaces. Empty without runtime.docker (unpack it: `**docker_shell(...)`)."""
+    <command>`, running the command in the rule's image (by the id in the image lock, loaded from its
+    archive when missing) through containers/docker-step.sh with the rule's GPUs (`gpus`: a number or
+    a function of the wildcards), its network (`network`, or listed in runtime.network_rules; else
+    none) and, for rules running generated code in bubblewrap (`sandbox`), room for bwrap's
+    namespaces; `needs` as for container_image. Empty without runtime.docker (unpack it: `**docker_shell(...)`)."""
     runtime = config.get("runtime", {})
     if not runtime.get("docker", False):
         return {}
     network = "bridge" if network or rule in runtime.get("network_rules", []) else "none"
-    args = ["--env-name", env, "--image", pinned_image(env) or "", "--network", network, "--workflow-dir", workflow.basedir]
     sandbox = sandbox and config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap"
-    args += ["--nested-sandbox"] * sandbox
 
-    def shim(with_gpus):
+    def shim(entry, with_gpus):
         # One shim per setting, not per rule: the rules of a group job must share their shell.
-        name = "-".join([env, network] + ["gpus"] * with_gpus + ["nested-sandbox"] * sandbox)
+        archive = (IMAGE_LOCK.parent / entry["archive"]).resolve() if entry.get("archive") else ""
+        args = ["--env-name", env, "--image", entry["id"], "--archive", str(archive), "--network", network,
+                "--workflow-dir", workflow.basedir] + ["--nested-sandbox"] * sandbox
+        name = "-".join([env, entry["id"][7:19], network] + ["gpus"] * with_gpus + ["nested-sandbox"] * sandbox)
         path = Path(".snakemake", "docker-shells", name).absolute()
         text = f"#!/bin/sh\nexec {shlex.quote(str(DOCKER_STEP))} {shlex.join(args)}"
         text += f" --gpus {shlex.quote(str(runtime.get('docker_gpus', 'all')))}" * with_gpus + ' -- "$@"\n'
@@ -452,7 +514,10 @@ def docker_shell(rule, env, gpus=0, network=False, sandbox=False):
             path.chmod(0o755)
         return str(path)
 
-    return {"shell_exec": (lambda wildcards: shim(gpus(wildcards) > 0)) if callable(gpus) else shim(gpus > 0)}
+    def shell_exec(wildcards):
+        return shim(locked_image(rule, env, needs, wildcards), (gpus(wildcards) if callable(gpus) else gpus) > 0)
+
+    return {"shell_exec": shell_exec}
 
 
 def gpu_partition(rule, gpus):

@@ -34,7 +34,7 @@ rule clean:
     group:
         "curate"
     container:
-        container_image("data")
+        container_image("clean", "data")
     resources:
         **docker_shell("clean", "data"),
     shell:
@@ -61,7 +61,7 @@ rule decontaminate:
     group:
         "curate"
     container:
-        container_image("data")
+        container_image("decontaminate", "data")
     resources:
         **docker_shell("decontaminate", "data"),
     shell:
@@ -88,7 +88,7 @@ rule evol_instruct:
     benchmark:
         f"{RESULTS}/benchmarks/curate/evol_instruct.tsv"
     container:
-        container_image("data")
+        container_image("evol_instruct", "data")
     resources:
         **docker_shell("evol_instruct", "data"),
     shell:
@@ -110,7 +110,7 @@ rule sft_stage1:
     benchmark:
         f"{RESULTS}/benchmarks/curate/sft_stage1.tsv"
     container:
-        container_image("data")
+        container_image("sft_stage1", "data")
     resources:
         **docker_shell("sft_stage1", "data"),
     shell:
@@ -130,7 +130,7 @@ rule sft_stage2:
     benchmark:
         f"{RESULTS}/benchmarks/curate/sft_stage2.tsv"
     container:
-        container_image("data")
+        container_image("sft_stage2", "data")
     resources:
         **docker_shell("sft_stage2", "data"),
     shell:

@@ -25,7 +25,7 @@ rule eval_generate:
     benchmark:
         f"{RESULTS}/benchmarks/eval/{{model}}/{{benchmark}}.generate.tsv"
     container:
-        container_image("eval")
+        container_image("eval_generate", "eval")
     threads: 2
     resources:
         # The model's GPUs (evaluation.models.<name>.gpus), and host memory to load its weights.
@@ -56,11 +56,11 @@ rule eval_score:
     group:
         "score"
     container:
-        container_image("eval")
+        container_image("eval_score", "eval", needs=scoring_needs)
     # One CPU per scoring worker (evaluation.benchmarks.<name>.parallel): the job gets that many cores.
     threads: lambda wildcards: eval_benchmark(wildcards.benchmark).get("parallel", 2)
     resources:
-        **docker_shell("eval_score", "eval", sandbox=True),
+        **docker_shell("eval_score", "eval", sandbox=True, needs=scoring_needs),
     shell:
         "python -m magicoder_repro.eval_score --benchmark {params.benchmark:q} --sandbox {params.sandbox:q} "
         "--model {params.model:q} --samples {input.samples:q} --out {output:q} > {log:q} 2>&1"

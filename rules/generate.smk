@@ -24,7 +24,7 @@ rule generate:
     benchmark:
         f"{RESULTS}/benchmarks/generate/{{lang}}.tsv"
     container:
-        container_image("data")
+        container_image("generate", "data")
     resources:
         teacher_client=TEACHER_RUNTIME_ARGS,  # how requests are sent: not a param, a change reruns nothing
         **gpu_resources("generate", teacher_serve_gpus()),
@@ -50,7 +50,7 @@ rule parse:
     group:
         "curate"
     container:
-        container_image("data")
+        container_image("parse", "data")
     resources:
         **docker_shell("parse", "data"),
     shell:

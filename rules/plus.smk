@@ -20,7 +20,7 @@ rule near_dedup:
     benchmark:
         f"{RESULTS}/benchmarks/plus/near_dedup.tsv"
     container:
-        container_image("eval")
+        container_image("near_dedup", "eval")
     resources:
         **docker_shell("near_dedup", "eval"),
     shell:
@@ -52,7 +52,7 @@ rule semantic_decontaminate:
     benchmark:
         f"{RESULTS}/benchmarks/plus/semantic_decontaminate.tsv"
     container:
-        container_image("eval")
+        container_image("semantic_decontaminate", "eval")
     # Embedding scales with cores (BENCHMARKS.md: 185K records in 34 min on 2, 9-22 on 8); Snakemake
     # gives a rule at most --cores, and under SLURM the profile's cpus_per_task.
     threads: 8
@@ -83,7 +83,7 @@ rule teacher_tests:
     benchmark:
         f"{RESULTS}/benchmarks/plus/teacher_tests/{{lang}}.tsv"
     container:
-        container_image("eval")
+        container_image("teacher_tests", "eval")
     resources:
         teacher_client=TEACHER_RUNTIME_ARGS,  # how requests are sent: not a param, a change reruns nothing
         **gpu_resources("teacher_tests", teacher_serve_gpus()),
@@ -111,10 +111,10 @@ rule execution_filter:
     benchmark:
         f"{RESULTS}/benchmarks/plus/execution_filter/{{lang}}.tsv"
     container:
-        container_image("eval")
+        container_image("execution_filter", "eval", needs=lambda wildcards: sandbox_needs(wildcards.lang))
     threads: config["curation"].get("execution_filter", {}).get("workers", 2)
     resources:
-        **docker_shell("execution_filter", "eval", sandbox=True),
+        **docker_shell("execution_filter", "eval", sandbox=True, needs=lambda wildcards: sandbox_needs(wildcards.lang)),
     shell:
         "python -m magicoder_repro.execution_filter --input {input.records:q} --settings {params.settings:q} "
         "--sandbox {params.sandbox:q} {params.tests} --kept {output.kept:q} --removed {output.removed:q} "

@@ -42,7 +42,7 @@ rule report:
     benchmark:
         f"{RESULTS}/benchmarks/report/report.tsv"
     container:
-        container_image("eval")
+        container_image("report", "eval")
     resources:
         **docker_shell("report", "eval"),
     shell:

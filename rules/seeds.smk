@@ -26,7 +26,7 @@ rule seeds:
     benchmark:
         f"{RESULTS}/benchmarks/seeds/{{lang}}.tsv"
     container:
-        container_image("data")
+        container_image("seeds", "data")
     resources:
         **docker_shell("seeds", "data"),
     wildcard_constraints:

@@ -15,11 +15,15 @@ rule tiny_base_model:
     benchmark:
         f"{RESULTS}/benchmarks/train/tiny_base_model.tsv"
     container:
-        container_image("train")
+        container_image("tiny_base_model", "train")
     resources:
         **docker_shell("tiny_base_model", "train"),
     shell:
         "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
+
+
+# Several nodes: scripts/launch_train.sh starts the ranks with one srun from the batch step, in the image.
+TRAIN_NEEDS = ["srun"] * (config["train"]["nodes"] > 1)
 
 
 for _stage in ("stage1", "stage2"):
@@ -49,7 +53,7 @@ for _stage in ("stage1", "stage2"):
         # A preempted or failed run is retried and resumes from its last checkpoint in params.scratch.
         retries: 2
         container:
-            container_image("train")
+            container_image(f"train_{_stage}", "train", needs=TRAIN_NEEDS)
         # CPUs of the job, or of each task where a task is a rank (train_tasks; profiles/slurm sets them).
         threads: max(2, TRAIN["cpu_processes"]) if TRAIN["gpus"] == 0 else 2
         resources:
@@ -60,7 +64,7 @@ for _stage in ("stage1", "stage2"):
             # and exits; the retry resumes from it), and requeue when preempted.
             slurm_extra="--signal=TERM@300 --requeue",
             **gpu_resources(f"train_{_stage}", config["train"]["gpus"]),
-            **docker_shell(f"train_{_stage}", "train", gpus=config["train"]["gpus"]),
+            **docker_shell(f"train_{_stage}", "train", gpus=config["train"]["gpus"], needs=TRAIN_NEEDS),
         shell:
             "bash scripts/launch_train.sh {params.launch}"
             " --model {params.init:q} --data {input.data:q} --out {output.model:q} --log-file {output.log:q}"

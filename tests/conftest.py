@@ -42,7 +42,8 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def images(pytestconfig) -> dict:
-    """{"data": ref, "eval": ref} once the build started at collection has finished."""
+    """{"lock": path, "data": id, "eval": id} (tests/setup/build-images.sh) once the build started at
+    collection has finished."""
     if IMAGE_BUILD not in pytestconfig.stash:
         pytest.fail(f"the image build starts when {IMAGE_TESTS} is collected")
     build, log = pytestconfig.stash[IMAGE_BUILD]

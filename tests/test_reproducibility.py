@@ -64,8 +64,10 @@ def test_changes_rerun_exactly_what_depends_on_them(workdir):
     curation = jobs_to_run(workdir, *overlay(workdir, "curation", "curation: {shuffle_seed: 1}\n"))
     assert "clean" in curation and not curation & {"seeds", "generate", "parse"}
 
-    # A new image digest for the data environment reruns the steps that run in it.
-    image = jobs_to_run(workdir, *overlay(workdir, "image", f"runtime: {{images: {{data: 'sha256:{'1' * 64}'}}}}\n"))
+    # A new image (from the image lock) for the data environment reruns the steps that run in it.
+    lock = workdir / "images.lock.yaml"
+    lock.write_text("".join(f"{env}: {{id: 'sha256:{'1' * 64}', tools: [bwrap]}}\n" for env in ("data", "train", "eval")))
+    image = jobs_to_run(workdir, *overlay(workdir, "image", f"runtime: {{docker: true, image_lock: {lock}}}\n"))
     assert {"seeds", "generate", "clean"} <= image
 
     # Prose is not an input: editing a README reruns nothing.

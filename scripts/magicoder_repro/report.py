@@ -340,6 +340,15 @@ def evaluation(inputs: dict) -> dict:
 
 
 # ------------------------------------------------------------------------ provenance and run times
+def locked_images(config: dict | None) -> dict:
+    """The image lock's digest (or, built for Docker only, id) per environment: what containerized steps ran."""
+    import yaml
+
+    lock = Path(((config or {}).get("runtime") or {}).get("image_lock") or "containers/images.lock.yaml")
+    entries = (yaml.safe_load(lock.read_text()) or {}) if lock.is_file() else {}
+    return {env: entry.get("digest") or entry.get("id") for env, entry in entries.items()}
+
+
 def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
     """What identifies this run: config hash, image references, code version, stage records, versions."""
     records = [{"path": p, "record": read_json(p)} for p in sorted(glob.glob(provenance_glob, recursive=True))] \
@@ -351,7 +360,7 @@ def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
     config = json.loads(config_json) if config_json else None
     return {
         "config_sha256": hashlib.sha256(config_json.encode()).hexdigest() if config_json else None,
-        "images": ((config or {}).get("runtime") or {}).get("images") or {},
+        "images": locked_images(config),
         "commit": commit,
         "config": json.dumps(config, indent=2, ensure_ascii=False) if config is not None else None,
         "records": records,

@@ -9,6 +9,7 @@ run=(python3 python3-venv      # the venv (`python3 -m venv` needs ensurepip, wh
      bubblewrap)               # the sandbox that scores the evaluation samples (evaluation.sandbox)
 tests=(slurmctld slurmd slurm-client munge    # tests/test_slurm.py: a real one-node cluster
        docker.io debootstrap                  # tests/test_containers.py: real dockerd, local base image
+       skopeo umoci podman uidmap slirp4netns # ... and the OCI archives, unpacked and run rootless as on a cluster
        chromium                               # tests/test_report.py: renders the HTML report headless
        default-jdk-headless nodejs g++ php-cli rustc   # tests/test_eval_benchmarks.py: MultiPL-E toolchains (no Swift in Debian)
        node-typescript mono-mcs mono-runtime           # tests/test_plus_execution_filter.py: TypeScript, C#
