@@ -20,7 +20,7 @@ rule plan:
     log:
         f"{RESULTS}/logs/plan.log",
     container:
-        container_image("data")
+        container_image("plan", "data")
     localrule: True
     shell:
         "python -m magicoder_repro.plan --config {params.settings:q} --seeds {input.seeds:q} --cache {params.cache:q} "

@@ -26,7 +26,7 @@ rule stage_in:
     benchmark:
         f"{RESULTS}/benchmarks/stage_in/{{item}}.tsv"
     container:
-        container_image("data")
+        container_image("stage_in", "data")
     wildcard_constraints:
         item="|".join(map(re.escape, STAGE_IN_ITEMS)) or "no-hub-repository",
     shell:
