@@ -56,85 +56,113 @@ def load_transformers(path: str, dtype: str = "auto", device: str | None = None)
 
 
 def pick_engine(engine: str, device) -> str:
-    """`auto`: static cache + torch.compile on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU
-    (compilation costs more there than it saves)."""
+    """`auto`: the static engine on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU."""
     if engine != "auto":
         return engine
     return "static" if str(device).startswith("cuda") else "plain"
 
 
 def auto_batch_size(model, n_seqs: int, max_len: int, headroom: float = 0.8) -> int:
-    """Sequences per batch: as many as the free GPU memory holds (static KV cache of `max_len` positions plus the
-    prefill's MLP activations), split evenly so that the last batch is not a sliver; 16 on a CPU."""
+    """Sequences per batch: as many as the free GPU memory holds (KV cache of `max_len` positions, logits and
+    sampler scratch per row, beside one prefill chunk), split evenly so that the last batch is not a sliver;
+    16 on a CPU."""
     import torch
+
+    from magicoder_repro import decode_engine
 
     if model.device.type != "cuda":
         return min(16, n_seqs)
     cfg = model.config.get_text_config()
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * max_len
-    prefill = 3 * cfg.intermediate_size * max_len
-    per_seq = (kv + prefill) * model.dtype.itemsize
-    cap = max(1, int(headroom * torch.cuda.mem_get_info(model.device)[0] // per_seq))
+    kv_token = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * model.dtype.itemsize
+    prefill = decode_engine.OPTIONS["prefill_tokens"] * (kv_token + 4 * cfg.intermediate_size * model.dtype.itemsize)
+    per_seq = kv_token * max_len + 16 * cfg.vocab_size
+    cap = max(1, int((headroom * torch.cuda.mem_get_info(model.device)[0] - prefill) // per_seq))
     batches = -(-n_seqs // cap)
     return -(-n_seqs // batches)
 
 
 def sequence_plan(prompts: list[list[int]], n: int) -> list[tuple[int, int]]:
     """Every (prompt, sample) pair, longest prompt first: batches pad little, the first one is the largest
-    (its cache size serves every later batch, and an out-of-memory shows up at once)."""
+    (its cache size serves every later batch, and an out-of-memory shows up at once), and a prompt's samples
+    are neighbours (one prefill serves them)."""
     return sorted(((i, k) for i in range(len(prompts)) for k in range(n)), key=lambda s: (-len(prompts[s[0]]), s))
 
 
+def eos_ids(model, ignore_eos: bool) -> list[int]:
+    eos = None if ignore_eos else model.generation_config.eos_token_id
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
 def generate_batches(model, prompts: list[list[int]], settings: dict, engine: str = "auto", pad_id: int = 0,
-                     batch_size: int | None = None, ignore_eos: bool = False, done=frozenset(), log=print):
+                     batch_size: int | None = None, ignore_eos: bool = False, done=frozenset(), log=print,
+                     stats: dict | None = None):
     """Yield (pairs, new token ids) batch by batch for every (prompt, sample) pair not in `done`.
 
-    The static engine compiles one decode step for one (batch, cache length) shape: every batch is padded
-    to the batch size with copies of its last row, and the cache is sized once for the longest prompt. A
-    batch that does not fit the GPU is retried at half the size (one recompile, said in the log)."""
+    The static engine (decode_engine) keeps one cache of `batch_size` rows for the whole job, sized once for
+    the longest prompt; its figures accumulate in `stats`. A batch that does not fit the GPU is retried at
+    half the size (said in the log)."""
     import torch
-    from transformers import GenerationConfig
+
+    from magicoder_repro import decode_engine
 
     n, new = settings.get("n", 1), settings["max_new_tokens"]
-    sample = settings.get("temperature", 0) > 0
     engine = pick_engine(engine, model.device)
     if engine not in ("plain", "static"):
         raise ValueError(f"unknown engine {engine!r} (auto, plain, static)")
-    gen = GenerationConfig(
-        max_new_tokens=new, do_sample=sample, pad_token_id=pad_id,
-        eos_token_id=None if ignore_eos else model.generation_config.eos_token_id,
-        **({"temperature": settings["temperature"], "top_p": settings.get("top_p", 1.0)} if sample else {}),
-    )
-    if ignore_eos:
-        gen.min_new_tokens = new
     plan = sequence_plan(prompts, n)
     longest = max(map(len, prompts))
-    if engine == "static":
-        gen.cache_implementation = "static"
-        gen.max_cache_len = longest + new
     batch_size = min(batch_size or auto_batch_size(model, len(plan), longest + new), len(plan))
     log(f"engine {engine}, {len(plan)} sequences ({len(plan) - len(done)} to do), batch size {batch_size}")
     todo = [(pos, s) for pos, s in enumerate(plan) if s not in done]
+    gen, static = plain_config(model, settings, pad_id, ignore_eos) if engine == "plain" else None, None
     while todo:
         chunk = todo[:batch_size]
         pairs = [s for _, s in chunk]
-        rows = [prompts[i] for i, _ in pairs]
-        if engine == "static":
-            rows += [rows[-1]] * (batch_size - len(rows))
-        if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
-            torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
         try:
-            out = run_generate(model, rows, gen, pad_id)
+            if engine == "static":
+                if static is None or static.batch != batch_size:
+                    static = None
+                    static = decode_engine.DecodeEngine(model, batch_size, longest + new, pad_id,
+                                                        eos_ids(model, ignore_eos), stats)
+                out = run_static(static, prompts, pairs, settings)
+            else:
+                if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
+                    torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
+                out = run_generate(model, [prompts[i] for i, _ in pairs], gen, pad_id)
         except torch.OutOfMemoryError:
             if batch_size == 1:
                 raise
-            batch_size //= 2
+            static, batch_size = None, batch_size // 2
             log(f"out of GPU memory at batch size {batch_size * 2}: retrying at {batch_size}")
             torch.cuda.empty_cache()
             continue
-        yield pairs, out[:len(pairs)]
+        yield pairs, out
         todo = todo[len(chunk):]
+
+
+def plain_config(model, settings: dict, pad_id: int, ignore_eos: bool):
+    from transformers import GenerationConfig
+
+    sample, new = settings.get("temperature", 0) > 0, settings["max_new_tokens"]
+    return GenerationConfig(
+        max_new_tokens=new, min_new_tokens=new if ignore_eos else None, do_sample=sample, pad_token_id=pad_id,
+        eos_token_id=eos_ids(model, ignore_eos) or None,
+        **({"temperature": settings["temperature"], "top_p": settings.get("top_p", 1.0)} if sample else {}),
+    )
+
+
+def run_static(static, prompts: list[list[int]], pairs: list[tuple[int, int]], settings: dict) -> list[list[int]]:
+    """One batch through the static engine: each distinct prompt prefilled once; sample (i, k) draws with the
+    noise key of (seed, i, k), so it is the same sample whatever its batch (a resumed or backed-off job)."""
+    from magicoder_repro import decode_engine
+
+    distinct = sorted({i for i, _ in pairs})
+    place = {i: j for j, i in enumerate(distinct)}
+    seed = settings.get("seed") or 0
+    keys = [decode_engine.sample_key(seed, i, k) for i, k in pairs]
+    out = static.generate([prompts[i] for i in distinct], [place[i] for i, _ in pairs], keys, settings)
+    return [strip_padding(s, static.pad_id) for s in out]
 
 
 def run_generate(model, rows: list[list[int]], gen, pad_id: int) -> list[list[int]]:
@@ -176,9 +204,10 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
     loaded = time.perf_counter()
     log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
     figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": [], "batch_s": []}
+    stats = {}
     last = loaded
     for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
-                                       False, done, log):
+                                       False, done, log, stats):
         keep(pairs, [tok.decode(s, skip_special_tokens=True) for s in out], figures["engine"])
         figures["batches"].append([[len(ids[i]), len(s)] for (i, _), s in zip(pairs, out)])
         figures["batch_s"].append(round(time.perf_counter() - last, 2))
@@ -186,6 +215,7 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
         log(f"batch {len(figures['batches'])}: {len(pairs)} sequences, {sum(map(len, out))} new tokens, "
             f"{time.perf_counter() - loaded:.1f}s since load")
     figures["generate_s"] = round(time.perf_counter() - loaded, 2)
+    figures.update({k: round(v, 2) for k, v in stats.items()})  # static: prefill and decode seconds, graphs, ...
     return figures
 
 
