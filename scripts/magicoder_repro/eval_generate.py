@@ -268,6 +268,13 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def pick_backend(backend: str) -> str:
+    """`auto`: vLLM where it is installed, else transformers."""
+    if backend not in ("transformers", "vllm", "openai", "auto"):
+        raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
+    return ("vllm" if vllm_available() else "transformers") if backend == "auto" else backend
+
+
 # ---------------------------------------------------------------- resumable output
 class Partial:
     """Samples appended and fsynced batch by batch beside the output, so a killed job resumes where it stopped.
@@ -311,7 +318,7 @@ def generate_samples(model: dict, bench: dict, partial: Partial | None = None, l
     tasks = eval_benchmarks.load_tasks(bench)
     settings = eval_benchmarks.generation_settings(bench)
     n, kind = settings.get("n", 1), eval_benchmarks.kind_of(bench)
-    backend = model.get("backend", "transformers")
+    backend = pick_backend(model.get("backend", "transformers"))
     if backend == "openai":
         # A served chat model gets the bare instruction and answers with a fenced block of its own.
         for t in tasks:
@@ -330,9 +337,7 @@ def generate_samples(model: dict, bench: dict, partial: Partial | None = None, l
     if backend == "openai":
         raw = generate_openai(model["model"], prompts, settings, model, [t["chat"] for t in tasks])
         keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "openai")
-    elif backend not in ("transformers", "vllm", "auto"):
-        raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
-    elif backend == "vllm" or (backend == "auto" and vllm_available()):
+    elif backend == "vllm":
         raw = generate_vllm(resolve_model(model["path"]), prompts, settings, model, kind)
         keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "vllm")
     else:
