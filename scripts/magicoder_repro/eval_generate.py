@@ -2,7 +2,8 @@
 
 Generation is kept apart from scoring so that a rescoring (new sandbox, fixed harness) never pays for
 generation again. Three backends give the same records: transformers (batched and left-padded `generate`
-on a CPU; on a GPU a static KV cache whose decode step is compiled once per job), an OpenAI-compatible
+on a CPU; on a GPU decode_engine's static engine: one prefill per prompt, decode steps replayed as CUDA
+graphs), an OpenAI-compatible
 server (any served model, the teacher included; the key comes from an environment variable), and vLLM
 when it is installed (tensor parallel over the visible GPUs). Samples are kept batch by batch, so a job
 that runs out of GPU memory halves its batch and a killed job resumes (BENCHMARKS.md has the figures).
@@ -198,12 +199,16 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
                           done: set, keep, log=print):
     """Batches of (pairs, texts) to `keep`, skipping the (prompt, sample) pairs in `done`; returns run figures."""
     start = time.perf_counter()
+    import transformers  # noqa: F401  (timed apart from the weights)
+
+    imported = time.perf_counter()
     model, tok = load_transformers(model_path, backend.get("dtype", "auto"))
     ids = prompt_format.eval_input_ids(tok, prompts, kind)
     engine = pick_engine(backend.get("engine", "auto"), model.device)
     loaded = time.perf_counter()
     log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
-    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": [], "batch_s": []}
+    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "import_s": round(imported - start, 2),
+               "batches": [], "batch_s": []}
     stats = {}
     last = loaded
     for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
@@ -351,11 +356,7 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="JSON: backend, path or model, base_url, api_key_env, engine, ...")
     p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")
     p.add_argument("--out", required=True)
-    p.add_argument("--compile-cache", help="torch.compile's caches (inductor, Triton), kept across jobs and runs")
     args = p.parse_args(argv)
-    if args.compile_cache:  # before torch is imported; both caches write by atomic rename, safe for concurrent jobs
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(args.compile_cache, "inductor").resolve()))
-        os.environ.setdefault("TRITON_CACHE_DIR", str(Path(args.compile_cache, "triton").resolve()))
     model, bench = json.loads(args.model), json.loads(args.benchmark)
     start = time.time()
     log = lambda m: print(m, flush=True)  # noqa: E731
