@@ -133,6 +133,18 @@ def test_nucleus_keeps_what_top_p_keeps():
     assert (freq - torch.tensor([0.5, 0.3, 0.15, 0, 0]) / 0.95).abs().max() < 0.01
 
 
+def test_weights_read_straight_onto_the_device_equal_from_pretrained(model_dir):
+    """The GPU's loader (safetensors shards onto the device, no from_pretrained), run here on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    direct = eval_generate.load_direct(str(model_dir), torch.float32, "cpu")
+    reference = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    ids = torch.tensor([[1, 5, 7, 9, 11]])
+    assert torch.equal(direct(ids).logits, reference(ids).logits)
+    assert direct.generation_config.eos_token_id == reference.generation_config.eos_token_id
+
+
 def test_auto_backend_is_vllm_where_installed(monkeypatch):
     monkeypatch.setattr(eval_generate, "vllm_available", lambda: False)  # vLLM does not install here
     assert eval_generate.pick_backend("auto") == "transformers"

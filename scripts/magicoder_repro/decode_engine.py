@@ -23,7 +23,8 @@ import time
 
 import torch
 
-OPTIONS = {"window": 128, "graphs": True, "candidates": 64, "prefill_tokens": 8192}
+OPTIONS = {"window": 128, "graphs": True, "candidates": 64, "prefill_tokens": 8192, "attention": None}
+ATTENTION = {"math": "MATH", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION"}  # SDPA kernels
 MASK32 = 0xFFFFFFFF
 
 
@@ -67,7 +68,7 @@ def nucleus(x: torch.Tensor, top_p: float, k: int):
 
 def pick(x: torch.Tensor, settings: dict, keys: torch.Tensor, step: int, candidates: int) -> tuple[torch.Tensor, int]:
     """The next token of every row (argmax when greedy, else a Gumbel-max draw from the nucleus), and how many
-    rows needed the full sort."""
+    rows needed the whole vocabulary sorted."""
     x = x.float()
     if not settings.get("temperature"):
         return x.argmax(-1), 0
@@ -79,13 +80,16 @@ def pick(x: torch.Tensor, settings: dict, keys: torch.Tensor, step: int, candida
         scores = (values + gumbel(keys[rows], step, ids)).masked_fill(~keep, float("-inf"))
         return ids.gather(1, scores.argmax(-1, keepdim=True))[:, 0], complete
 
-    every = torch.arange(len(x), device=x.device)
-    tokens, complete = draw(every, candidates)
-    if bool(complete.all()):
-        return tokens, 0
-    rows = (~complete).nonzero()[:, 0]  # the exact fallback: those rows' whole vocabulary sorted
-    tokens[rows] = draw(rows, x.shape[-1])[0]
-    return tokens, len(rows)
+    rows = torch.arange(len(x), device=x.device)
+    tokens, complete = draw(rows, candidates)
+    fallback = 0
+    for k in (16 * candidates, x.shape[-1]):  # the exact fallback: more candidates, then the whole vocabulary
+        if bool(complete.all()):
+            break
+        rows = rows[~complete]
+        fallback += len(rows) * (k >= x.shape[-1])
+        tokens[rows], complete = draw(rows, k)
+    return tokens, fallback
 
 
 class RowCache:
@@ -196,11 +200,21 @@ class DecodeEngine:
     def step(self):
         """One decode step over the buffers: writes position `pos`, advances it, returns the logits."""
         self.mask.index_fill_(3, self.cache.pos, True)
-        logits = self.model(input_ids=self.tokens, attention_mask=self.mask[..., :self.cache.window],
-                            position_ids=self.positions, past_key_values=self.cache, use_cache=True).logits[:, -1]
+        with self.attention():
+            logits = self.model(input_ids=self.tokens, attention_mask=self.mask[..., :self.cache.window],
+                                position_ids=self.positions, past_key_values=self.cache, use_cache=True).logits[:, -1]
         self.cache.pos += 1
         self.positions += 1
         return logits
+
+    def attention(self):
+        """SDPA's kernel for decode steps: PyTorch's choice unless the `attention` option names one."""
+        from contextlib import nullcontext
+
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        name = self.options["attention"]
+        return sdpa_kernel(getattr(SDPBackend, ATTENTION[name])) if name else nullcontext()
 
     def decode_step(self):
         if not self.graphs:

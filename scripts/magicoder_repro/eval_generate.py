@@ -51,9 +51,43 @@ def load_transformers(path: str, dtype: str = "auto", device: str | None = None)
         tokenizer.pad_token = tokenizer.eos_token
     torch_dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32, "bf16": torch.bfloat16,
                    "fp16": torch.float16, "fp32": torch.float32}[dtype]
-    # Straight onto the device: a 13 GB checkpoint loaded to the CPU first and copied costs seconds.
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, device_map=device).eval()
-    return model, tokenizer
+    model = load_direct(path, torch_dtype, device) if device == "cuda" else None
+    if model is None:  # straight onto the device: a 13 GB checkpoint loaded to the CPU first and copied costs seconds
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, device_map=device)
+    return model.eval(), tokenizer
+
+
+def load_direct(path: str, dtype, device: str):
+    """The model built on the device from its config, its safetensors shards read onto the device one at a time
+    and copied in: 1.2 GB/s through from_pretrained on the H200 (BENCHMARKS.md), several times that so. None
+    (from_pretrained then) where the shards' names are not the model's own."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+
+    shards = sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
+    if not shards:
+        return None
+    config = AutoConfig.from_pretrained(path)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    expected, found = set(model.state_dict()), set()
+    for shard in shards:
+        weights = load_file(shard, device=device)
+        if not set(weights) <= expected:
+            return None
+        model.load_state_dict(weights, strict=False)
+        found |= set(weights)
+        del weights
+    tied = {"lm_head.weight"} if config.get_text_config().tie_word_embeddings else set()
+    if expected - found - tied:
+        return None
+    model.tie_weights()
+    if (Path(path) / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(path)
+    if device == "cuda":
+        torch.cuda.empty_cache()  # the shards' memory, before the batch size is read from what is free
+    return model
 
 
 def pick_engine(engine: str, device) -> str:
