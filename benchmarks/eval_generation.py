@@ -193,7 +193,7 @@ def main():
     rows = []
     result = {"gpu": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
               "transformers": __import__("transformers").__version__, "suite": args.suite, "checkpoint": info, "jobs": rows}
-    if "sampling" in args.suite:
+    if "sampling" in args.suite and device == "cuda":  # minutes on a CPU
         result["sampler_ms_per_step"] = sampler_timing(device)
         print(f"sampler: {result['sampler_ms_per_step']}", flush=True)
     for name, model_spec, b, options in jobs:
@@ -211,9 +211,10 @@ def main():
                      batch_size=len(r["batches"][0]), floor_s=round(floor, 2), ratio_to_floor=round(r["generate_s"] / floor, 2),
                      tokens_per_s=round(new / r["generate_s"]), floor_tokens_per_s=round(new / floor),
                      seconds_per_sequence=r["generate_s"] / seqs)
-            r["batch_floor_s"] = [round(floor_seconds([batch], weight_bytes, info["kv_bytes_per_token"], info["params"],
-                                                      args.bandwidth_tbs * 1e12, args.tflops * 1e12), 2) for batch in r["batches"]]
-            r["steady_ratio"] = round(r["batch_s"][-1] / r["batch_floor_s"][-1], 2)  # the last batch: no capture, no warm-up
+            floors = [floor_seconds([batch], weight_bytes, info["kv_bytes_per_token"], info["params"],
+                                    args.bandwidth_tbs * 1e12, args.tflops * 1e12) for batch in r["batches"]]
+            r["batch_floor_s"] = [round(f, 3) for f in floors]
+            r["steady_ratio"] = round(r["batch_s"][-1] / floors[-1], 2)  # the last batch: no capture, no warm-up
             del r["batches"]
             if len(r["batch_s"]) > 1:  # the last batch pays no warm-up: the rate a whole preset benchmark runs at
                 steady = r["batch_s"][-1] / r["batch_size"]
