@@ -18,7 +18,6 @@ rule eval_generate:
     params:
         model=lambda wildcards: as_json(eval_model(wildcards.model)),
         benchmark=lambda wildcards: as_json(eval_benchmark(wildcards.benchmark, keep_scoring=False)),
-        compile_cache=f"{CACHE}/torch-compile",  # shared by every job and run: only the first compile is paid
         image=image_param("eval"),
     log:
         f"{RESULTS}/logs/eval/{{model}}/{{benchmark}}.generate.log",
@@ -35,7 +34,7 @@ rule eval_generate:
         **docker_shell("eval_generate", "eval", gpus=eval_gpus),
     shell:
         "python -m magicoder_repro.eval_generate --model {params.model:q} --benchmark {params.benchmark:q} "
-        "--compile-cache {params.compile_cache:q} --out {output:q} > {log:q} 2>&1"
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule eval_score:

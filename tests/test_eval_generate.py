@@ -77,6 +77,83 @@ def test_every_engine_equals_plain_greedy_on_a_trained_model(trained_dir):
     assert sampled == eval_generate.generate_ids(model, prompts[:2], sampling, "static", tok.pad_token_id, batch_size=4)
 
 
+def test_each_prompt_is_prefilled_once_for_its_samples(trained_dir, monkeypatch):
+    """Sharing a prompt's prefill among its samples changes no token: the same rows prefilled one copy each
+    give the same samples, greedy and sampled (per-sample noise keys)."""
+    from magicoder_repro import decode_engine
+
+    monkeypatch.setenv("EVAL_DECODE_OPTIONS", '{"prefill_tokens": 1, "window": 8}')  # a chunk a prompt, many windows
+    model, tok = eval_generate.load_transformers(str(trained_dir))
+    prompts = humaneval_ids(tok, 3)
+    sources = [0, 0, 0, 1, 1, 2]
+    keys = [decode_engine.sample_key(1, i, k) for k, i in enumerate(sources)]
+    length = max(map(len, prompts)) + 16
+    for settings in ({"max_new_tokens": 16, "temperature": 0}, {"max_new_tokens": 16, "temperature": 0.8, "top_p": 0.95}):
+        shared = decode_engine.DecodeEngine(model, 7, length, tok.pad_token_id, [])
+        copies = decode_engine.DecodeEngine(model, 6, length, tok.pad_token_id, [])
+        out = shared.generate(prompts, sources, keys, settings)
+        assert out == copies.generate([prompts[i] for i in sources], list(range(6)), keys, settings)
+        assert shared.stats["prefill_tokens"] == sum(map(len, prompts))
+        assert copies.stats["prefill_tokens"] == sum(len(prompts[i]) for i in sources)
+        assert len({tuple(s) for s in out[:3]}) == (1 if settings["temperature"] == 0 else 3)
+    # A sample is the same whatever its batch, and a job resumed with some samples done draws the rest alike.
+    sampling = {"max_new_tokens": 12, "temperature": 0.8, "top_p": 0.95, "n": 3, "seed": 5}
+    whole = eval_generate.generate_ids(model, prompts, sampling, "static", tok.pad_token_id, batch_size=4)
+    done = {(0, 1), (2, 0)}
+    rest = eval_generate.generate_batches(model, prompts, sampling, "static", tok.pad_token_id, 5, done=done, log=print)
+    resumed = {pair: s for pairs, out in rest for pair, s in zip(pairs, out)}
+    assert set(resumed) == {(i, k) for i in range(3) for k in range(3)} - done
+    assert all(whole[i][k] == s for (i, k), s in resumed.items())
+
+
+def test_nucleus_keeps_what_top_p_keeps():
+    """The top-k-first nucleus keeps the tokens transformers' TopPLogitsWarper keeps, falls back to the full
+    sort where the nucleus is larger than the candidates, and draws each kept token at its renormalised
+    probability."""
+    import torch
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
+
+    from magicoder_repro import decode_engine
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 2000) * torch.logspace(-1, 1.2, 64)[:, None]  # flat rows to peaked ones
+    for temperature, top_p in ((0.2, 0.95), (0.2, 0.5), (1.0, 0.9)):
+        want = TopPLogitsWarper(top_p)(None, TemperatureLogitsWarper(temperature)(None, x.clone())).isfinite()
+        for k in (64, 2000):
+            _, ids, keep, complete = decode_engine.nucleus(x / temperature, top_p, k)
+            got = torch.zeros_like(want).scatter(1, ids, keep)
+            assert (got == want)[complete].all()
+        assert complete.all()
+    assert not decode_engine.nucleus(x, 0.95, 64)[3].all()  # flat rows need the fallback
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.04, 0.01])
+    keys = decode_engine.sample_key(0, torch.arange(20000), 0)
+    tokens, fallback = decode_engine.pick(probs.log().expand(20000, 5), {"temperature": 1.0, "top_p": 0.9}, keys, 0, 2)
+    assert fallback == 20000  # two candidates hold 0.8 < 0.9 of the mass
+    freq = torch.bincount(tokens, minlength=5) / 20000
+    assert (freq - torch.tensor([0.5, 0.3, 0.15, 0, 0]) / 0.95).abs().max() < 0.01
+
+
+def test_weights_read_straight_onto_the_device_equal_from_pretrained(model_dir):
+    """The GPU's loader (safetensors shards onto the device, no from_pretrained), run here on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    direct = eval_generate.load_direct(str(model_dir), torch.float32, "cpu")
+    reference = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    ids = torch.tensor([[1, 5, 7, 9, 11]])
+    assert torch.equal(direct(ids).logits, reference(ids).logits)
+    assert direct.generation_config.eos_token_id == reference.generation_config.eos_token_id
+
+
+def test_auto_backend_is_vllm_where_installed(monkeypatch):
+    monkeypatch.setattr(eval_generate, "vllm_available", lambda: False)  # vLLM does not install here
+    assert eval_generate.pick_backend("auto") == "transformers"
+    monkeypatch.setattr(eval_generate, "vllm_available", lambda: True)
+    assert [eval_generate.pick_backend(b) for b in ("auto", "transformers", "openai")] == ["vllm", "transformers", "openai"]
+    with pytest.raises(SystemExit, match="unknown backend 'tgi'"):
+        eval_generate.pick_backend("tgi")
+
+
 def job_config(model_path):
     model = {"backend": "transformers", "path": str(model_path), "engine": "plain", "batch_size": 2}
     bench = {"benchmark": "humaneval", "kind": "humaneval", "dataset": HUMANEVAL, "limit": 10, "max_new_tokens": 32,

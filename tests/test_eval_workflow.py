@@ -36,6 +36,7 @@ def test_eval_rules(workdir, tiny, evalplus_cache):
     assert all(s["solution"].startswith(s["prompt"].split("```python\n")[-1]) for s in samples)
     result = json.loads((workdir / target).read_text())
     assert result["self_check"]["ok"] and result["generation"] == {"max_new_tokens": 8, "n": 1, "temperature": 0.0}
+    assert result["engines"] == ["transformers-plain"]  # which engine wrote the samples, for the report
     assert set(result["per_task"]) == {"HumanEval/0", "HumanEval/1"} and result["model"]["path"] == str(tiny)
 
     # A scoring-only setting reruns the score, not the generation; another benchmark's setting nothing.

@@ -2,7 +2,8 @@
 
 Generation is kept apart from scoring so that a rescoring (new sandbox, fixed harness) never pays for
 generation again. Three backends give the same records: transformers (batched and left-padded `generate`
-on a CPU; on a GPU a static KV cache whose decode step is compiled once per job), an OpenAI-compatible
+on a CPU; on a GPU decode_engine's static engine: one prefill per prompt, decode steps replayed as CUDA
+graphs), an OpenAI-compatible
 server (any served model, the teacher included; the key comes from an environment variable), and vLLM
 when it is installed (tensor parallel over the visible GPUs). Samples are kept batch by batch, so a job
 that runs out of GPU memory halves its batch and a killed job resumes (BENCHMARKS.md has the figures).
@@ -50,91 +51,153 @@ def load_transformers(path: str, dtype: str = "auto", device: str | None = None)
         tokenizer.pad_token = tokenizer.eos_token
     torch_dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32, "bf16": torch.bfloat16,
                    "fp16": torch.float16, "fp32": torch.float32}[dtype]
-    # Straight onto the device: a 13 GB checkpoint loaded to the CPU first and copied costs seconds.
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, device_map=device).eval()
-    return model, tokenizer
+    model = load_direct(path, torch_dtype, device) if device == "cuda" else None
+    if model is None:  # straight onto the device: a 13 GB checkpoint loaded to the CPU first and copied costs seconds
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, device_map=device)
+    return model.eval(), tokenizer
+
+
+def load_direct(path: str, dtype, device: str):
+    """The model built on the device from its config, its safetensors shards read onto the device one at a time
+    and copied in: 1.2 GB/s through from_pretrained on the H200 (BENCHMARKS.md), several times that so. None
+    (from_pretrained then) where the shards' names are not the model's own."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+
+    shards = sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
+    if not shards:
+        return None
+    config = AutoConfig.from_pretrained(path)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    expected, found = set(model.state_dict()), set()
+    for shard in shards:
+        weights = load_file(shard, device=device)
+        if not set(weights) <= expected:
+            return None
+        model.load_state_dict(weights, strict=False)
+        found |= set(weights)
+        del weights
+    tied = {"lm_head.weight"} if config.get_text_config().tie_word_embeddings else set()
+    if expected - found - tied:
+        return None
+    model.tie_weights()
+    if (Path(path) / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(path)
+    if device == "cuda":
+        torch.cuda.empty_cache()  # the shards' memory, before the batch size is read from what is free
+    return model
 
 
 def pick_engine(engine: str, device) -> str:
-    """`auto`: static cache + torch.compile on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU
-    (compilation costs more there than it saves)."""
+    """`auto`: the static engine on a GPU (measured fastest, BENCHMARKS.md), plain generate on a CPU."""
     if engine != "auto":
         return engine
     return "static" if str(device).startswith("cuda") else "plain"
 
 
 def auto_batch_size(model, n_seqs: int, max_len: int, headroom: float = 0.8) -> int:
-    """Sequences per batch: as many as the free GPU memory holds (static KV cache of `max_len` positions plus the
-    prefill's MLP activations), split evenly so that the last batch is not a sliver; 16 on a CPU."""
+    """Sequences per batch: as many as the free GPU memory holds (KV cache of `max_len` positions, logits and
+    sampler scratch per row, beside one prefill chunk), split evenly so that the last batch is not a sliver;
+    16 on a CPU."""
     import torch
+
+    from magicoder_repro import decode_engine
 
     if model.device.type != "cuda":
         return min(16, n_seqs)
     cfg = model.config.get_text_config()
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * max_len
-    prefill = 3 * cfg.intermediate_size * max_len
-    per_seq = (kv + prefill) * model.dtype.itemsize
-    cap = max(1, int(headroom * torch.cuda.mem_get_info(model.device)[0] // per_seq))
+    kv_token = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * model.dtype.itemsize
+    prefill = decode_engine.OPTIONS["prefill_tokens"] * (kv_token + 4 * cfg.intermediate_size * model.dtype.itemsize)
+    per_seq = kv_token * max_len + 16 * cfg.vocab_size
+    cap = max(1, int((headroom * torch.cuda.mem_get_info(model.device)[0] - prefill) // per_seq))
     batches = -(-n_seqs // cap)
     return -(-n_seqs // batches)
 
 
 def sequence_plan(prompts: list[list[int]], n: int) -> list[tuple[int, int]]:
     """Every (prompt, sample) pair, longest prompt first: batches pad little, the first one is the largest
-    (its cache size serves every later batch, and an out-of-memory shows up at once)."""
+    (its cache size serves every later batch, and an out-of-memory shows up at once), and a prompt's samples
+    are neighbours (one prefill serves them)."""
     return sorted(((i, k) for i in range(len(prompts)) for k in range(n)), key=lambda s: (-len(prompts[s[0]]), s))
 
 
+def eos_ids(model, ignore_eos: bool) -> list[int]:
+    eos = None if ignore_eos else model.generation_config.eos_token_id
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
 def generate_batches(model, prompts: list[list[int]], settings: dict, engine: str = "auto", pad_id: int = 0,
-                     batch_size: int | None = None, ignore_eos: bool = False, done=frozenset(), log=print):
+                     batch_size: int | None = None, ignore_eos: bool = False, done=frozenset(), log=print,
+                     stats: dict | None = None):
     """Yield (pairs, new token ids) batch by batch for every (prompt, sample) pair not in `done`.
 
-    The static engine compiles one decode step for one (batch, cache length) shape: every batch is padded
-    to the batch size with copies of its last row, and the cache is sized once for the longest prompt. A
-    batch that does not fit the GPU is retried at half the size (one recompile, said in the log)."""
+    The static engine (decode_engine) keeps one cache of `batch_size` rows for the whole job, sized once for
+    the longest prompt; its figures accumulate in `stats`. A batch that does not fit the GPU is retried at
+    half the size (said in the log)."""
     import torch
-    from transformers import GenerationConfig
+
+    from magicoder_repro import decode_engine
 
     n, new = settings.get("n", 1), settings["max_new_tokens"]
-    sample = settings.get("temperature", 0) > 0
     engine = pick_engine(engine, model.device)
     if engine not in ("plain", "static"):
         raise ValueError(f"unknown engine {engine!r} (auto, plain, static)")
-    gen = GenerationConfig(
-        max_new_tokens=new, do_sample=sample, pad_token_id=pad_id,
-        eos_token_id=None if ignore_eos else model.generation_config.eos_token_id,
-        **({"temperature": settings["temperature"], "top_p": settings.get("top_p", 1.0)} if sample else {}),
-    )
-    if ignore_eos:
-        gen.min_new_tokens = new
     plan = sequence_plan(prompts, n)
     longest = max(map(len, prompts))
-    if engine == "static":
-        gen.cache_implementation = "static"
-        gen.max_cache_len = longest + new
     batch_size = min(batch_size or auto_batch_size(model, len(plan), longest + new), len(plan))
     log(f"engine {engine}, {len(plan)} sequences ({len(plan) - len(done)} to do), batch size {batch_size}")
     todo = [(pos, s) for pos, s in enumerate(plan) if s not in done]
+    gen, static = plain_config(model, settings, pad_id, ignore_eos) if engine == "plain" else None, None
     while todo:
         chunk = todo[:batch_size]
         pairs = [s for _, s in chunk]
-        rows = [prompts[i] for i, _ in pairs]
-        if engine == "static":
-            rows += [rows[-1]] * (batch_size - len(rows))
-        if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
-            torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
         try:
-            out = run_generate(model, rows, gen, pad_id)
+            if engine == "static":
+                if static is None or static.batch != batch_size:
+                    static = None
+                    static = decode_engine.DecodeEngine(model, batch_size, longest + new, pad_id,
+                                                        eos_ids(model, ignore_eos), stats)
+                out = run_static(static, prompts, pairs, settings)
+            else:
+                if settings.get("seed") is not None:  # per batch, from its place in the plan: a resumed job draws the same
+                    torch.manual_seed(settings["seed"] * 1_000_003 + chunk[0][0])
+                out = run_generate(model, [prompts[i] for i, _ in pairs], gen, pad_id)
         except torch.OutOfMemoryError:
             if batch_size == 1:
                 raise
-            batch_size //= 2
+            static, batch_size = None, batch_size // 2
             log(f"out of GPU memory at batch size {batch_size * 2}: retrying at {batch_size}")
             torch.cuda.empty_cache()
             continue
-        yield pairs, out[:len(pairs)]
+        yield pairs, out
         todo = todo[len(chunk):]
+
+
+def plain_config(model, settings: dict, pad_id: int, ignore_eos: bool):
+    from transformers import GenerationConfig
+
+    sample, new = settings.get("temperature", 0) > 0, settings["max_new_tokens"]
+    return GenerationConfig(
+        max_new_tokens=new, min_new_tokens=new if ignore_eos else None, do_sample=sample, pad_token_id=pad_id,
+        eos_token_id=eos_ids(model, ignore_eos) or None,
+        **({"temperature": settings["temperature"], "top_p": settings.get("top_p", 1.0)} if sample else {}),
+    )
+
+
+def run_static(static, prompts: list[list[int]], pairs: list[tuple[int, int]], settings: dict) -> list[list[int]]:
+    """One batch through the static engine: each distinct prompt prefilled once; sample (i, k) draws with the
+    noise key of (seed, i, k), so it is the same sample whatever its batch (a resumed or backed-off job)."""
+    from magicoder_repro import decode_engine
+
+    distinct = sorted({i for i, _ in pairs})
+    place = {i: j for j, i in enumerate(distinct)}
+    seed = settings.get("seed") or 0
+    keys = [decode_engine.sample_key(seed, i, k) for i, k in pairs]
+    out = static.generate([prompts[i] for i in distinct], [place[i] for i, _ in pairs], keys, settings)
+    return [strip_padding(s, static.pad_id) for s in out]
 
 
 def run_generate(model, rows: list[list[int]], gen, pad_id: int) -> list[list[int]]:
@@ -170,15 +233,20 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
                           done: set, keep, log=print):
     """Batches of (pairs, texts) to `keep`, skipping the (prompt, sample) pairs in `done`; returns run figures."""
     start = time.perf_counter()
+    import transformers  # noqa: F401  (timed apart from the weights)
+
+    imported = time.perf_counter()
     model, tok = load_transformers(model_path, backend.get("dtype", "auto"))
     ids = prompt_format.eval_input_ids(tok, prompts, kind)
     engine = pick_engine(backend.get("engine", "auto"), model.device)
     loaded = time.perf_counter()
     log(f"model loaded in {loaded - start:.1f}s ({model.dtype}, {model.device})")
-    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "batches": [], "batch_s": []}
+    figures = {"engine": f"transformers-{engine}", "load_s": round(loaded - start, 2), "import_s": round(imported - start, 2),
+               "batches": [], "batch_s": []}
+    stats = {}
     last = loaded
     for pairs, out in generate_batches(model, ids, settings, engine, tok.pad_token_id, backend.get("batch_size"),
-                                       False, done, log):
+                                       False, done, log, stats):
         keep(pairs, [tok.decode(s, skip_special_tokens=True) for s in out], figures["engine"])
         figures["batches"].append([[len(ids[i]), len(s)] for (i, _), s in zip(pairs, out)])
         figures["batch_s"].append(round(time.perf_counter() - last, 2))
@@ -186,6 +254,7 @@ def generate_transformers(model_path: str, prompts: list[str], settings: dict, b
         log(f"batch {len(figures['batches'])}: {len(pairs)} sequences, {sum(map(len, out))} new tokens, "
             f"{time.perf_counter() - loaded:.1f}s since load")
     figures["generate_s"] = round(time.perf_counter() - loaded, 2)
+    figures.update({k: round(v, 2) for k, v in stats.items()})  # static: prefill and decode seconds, graphs, ...
     return figures
 
 
@@ -238,6 +307,13 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def pick_backend(backend: str) -> str:
+    """`auto`: vLLM where it is installed, else transformers."""
+    if backend not in ("transformers", "vllm", "openai", "auto"):
+        raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
+    return ("vllm" if vllm_available() else "transformers") if backend == "auto" else backend
+
+
 # ---------------------------------------------------------------- resumable output
 class Partial:
     """Samples appended and fsynced batch by batch beside the output, so a killed job resumes where it stopped.
@@ -281,7 +357,7 @@ def generate_samples(model: dict, bench: dict, partial: Partial | None = None, l
     tasks = eval_benchmarks.load_tasks(bench)
     settings = eval_benchmarks.generation_settings(bench)
     n, kind = settings.get("n", 1), eval_benchmarks.kind_of(bench)
-    backend = model.get("backend", "transformers")
+    backend = pick_backend(model.get("backend", "transformers"))
     if backend == "openai":
         # A served chat model gets the bare instruction and answers with a fenced block of its own.
         for t in tasks:
@@ -300,9 +376,7 @@ def generate_samples(model: dict, bench: dict, partial: Partial | None = None, l
     if backend == "openai":
         raw = generate_openai(model["model"], prompts, settings, model, [t["chat"] for t in tasks])
         keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "openai")
-    elif backend not in ("transformers", "vllm", "auto"):
-        raise SystemExit(f"unknown backend {backend!r} (transformers, vllm, openai, auto)")
-    elif backend == "vllm" or (backend == "auto" and vllm_available()):
+    elif backend == "vllm":
         raw = generate_vllm(resolve_model(model["path"]), prompts, settings, model, kind)
         keep([(i, k) for i in range(len(tasks)) for k in range(n)], [s for outs in raw for s in outs], "vllm")
     else:
@@ -316,11 +390,7 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="JSON: backend, path or model, base_url, api_key_env, engine, ...")
     p.add_argument("--benchmark", required=True, help="JSON: the benchmark's config section (with its name)")
     p.add_argument("--out", required=True)
-    p.add_argument("--compile-cache", help="torch.compile's caches (inductor, Triton), kept across jobs and runs")
     args = p.parse_args(argv)
-    if args.compile_cache:  # before torch is imported; both caches write by atomic rename, safe for concurrent jobs
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(args.compile_cache, "inductor").resolve()))
-        os.environ.setdefault("TRITON_CACHE_DIR", str(Path(args.compile_cache, "triton").resolve()))
     model, bench = json.loads(args.model), json.loads(args.benchmark)
     start = time.time()
     log = lambda m: print(m, flush=True)  # noqa: E731

@@ -235,7 +235,8 @@ def score(bench: dict, samples_path, box: dict) -> dict:
     else:
         result = score_programs(kind, bench, samples_path, box)
     result.update(benchmark=bench["benchmark"], kind=kind, sandbox=box["runtime"],
-                  generation=eval_benchmarks.generation_settings(bench))
+                  generation=eval_benchmarks.generation_settings(bench),
+                  engines=sorted({r.get("engine", "unknown") for _, r in numbered_jsonl(samples_path)}))
     # Headline figures the report reads: pass@1 ({base, plus} for EvalPlus) and the settings behind them.
     scores = result["scores"]
     if scores is not None:

@@ -329,7 +329,7 @@ def evaluation(inputs: dict) -> dict:
                                "canonical_pass_rate": check.get("canonical_pass_rate"),
                                "broken_pass_rate": check.get("broken_pass_rate"),
                                "exceptions": check.get("documented_exceptions") or {}})
-            settings[f"{model} / {benchmark}"] = result.get("generation", {})
+            settings[f"{model} / {benchmark}"] = {**result.get("generation", {}), "engines": result.get("engines", [])}
     if not ours and not not_run:
         return absent("evaluation results")
     columns = sorted({b for scores in ours.values() for b in scores})
