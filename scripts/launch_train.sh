@@ -4,7 +4,8 @@
 # 1 process: plain python. One node, several processes: `accelerate launch` with the repo's FSDP, DDP or
 # DeepSpeed config. Several nodes (inside a SLURM allocation of NODES nodes, one task per node): srun starts
 # one accelerate launcher per node; they meet at the first node of the allocation.
-# Processes on CPUs (gloo) always take the DDP config: accelerate applies FSDP and DeepSpeed on GPUs only.
+# Processes on CPUs (gloo) take the DDP or FSDP config (train.py gives gloo accelerate's FSDP state); DeepSpeed
+# needs GPUs, so there they take DDP.
 # RANK_LOG_DIR set: each rank's stdout and stderr also go to files under it (torchrun's --log_dir, --tee).
 # SIGUSR1 to every process of a run prints each rank's Python stacks (train.py); launchers ignore it.
 set -euo pipefail
@@ -18,8 +19,10 @@ if (( world == 1 )); then
     exec python -m magicoder_repro.train "$@"
 fi
 if (( gpus == 0 )); then
-    [[ $backend == ddp ]] || echo "launch_train.sh: processes on CPUs take the DDP config, not $backend" >&2
-    backend=ddp
+    if [[ $backend == deepspeed ]]; then
+        echo "launch_train.sh: processes on CPUs take the DDP config, not deepspeed" >&2
+        backend=ddp
+    fi
     # The workers' Trainer reads this; torchrun does not pass on a config file's `use_cpu`.
     export ACCELERATE_USE_CPU=true
 fi
