@@ -81,15 +81,32 @@ class StopOnSignal(TrainerCallback):
             control.should_training_stop = True
 
 
+def kernel_kind(name: str) -> str:
+    """What a CUDA kernel does, by its name: cuBLAS/CUTLASS matmuls, flash attention, Inductor's fused code."""
+    n = name.lower()
+    if "flash" in n:
+        return "attention"
+    if any(s in n for s in ("nvjet", "gemm", "cutlass", "xmma", "cublas")):
+        return "matmul"
+    return "compiled" if n.startswith("triton") else "other"
+
+
 def profile_summary(prof, wall: float) -> dict:
-    """Device time of the kernels (not again under the ops that launched them), the top 30, the optimizer."""
+    """Device time of the kernels (not again under the ops that launched them) by kind, the GPU's idle
+    share of the step, the top 30 kernels, and the optimizer step's span on the device."""
     rows = prof.key_averages()
     device = lambda e: e.self_device_time_total / 1e6  # noqa: E731 (seconds)
-    kernels = [e for e in rows if str(e.device_type).endswith("CUDA")]
+    on_device = [e for e in rows if str(e.device_type).endswith("CUDA")]
+    ranges = [e for e in on_device if e.key.startswith("Optimizer.") or "#" in e.key]  # user annotations
+    kernels = [e for e in on_device if e not in ranges]
+    busy = sum(map(device, kernels))
+    by_kind = {}
+    for e in kernels:
+        by_kind[kernel_kind(e.key)] = by_kind.get(kernel_kind(e.key), 0.0) + device(e)
     top = sorted(kernels, key=device, reverse=True)[:30]
-    ranges = {e.key: e.cpu_time_total / 1e6 for e in rows if e.key.startswith("Optimizer.step")}
-    return {"wall_s": wall, "device_busy_s": sum(map(device, kernels)),
-            "kernel_launches": sum(e.count for e in kernels), "optimizer_step_s": ranges,
+    return {"wall_s": wall, "device_busy_s": busy, "idle_share": 1 - busy / wall if wall else None,
+            "device_s_by_kind": by_kind, "kernel_launches": sum(e.count for e in kernels),
+            "annotated_ranges_device_s": {e.key: device(e) for e in ranges},
             "top_kernels": [{"name": e.key[:120], "device_s": device(e), "count": e.count} for e in top]}
 
 
