@@ -15,6 +15,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 per_node=$(( gpus > 0 ? gpus : cpu_processes ))
 world=$(( per_node * nodes ))
 trap '' USR1  # inherited as ignored by the launchers; the ranks install their own handler
+# Packed micro-batches vary in length step to step: growable segments keep the caching allocator from
+# fragmenting (6.7B at 32 records a micro-batch peaks at ~104 GiB of an H200's 140; BENCHMARKS.md).
+export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
 if (( world == 1 )); then
     exec python -m magicoder_repro.train "$@"
 fi

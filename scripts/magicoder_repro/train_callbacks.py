@@ -97,7 +97,7 @@ def profile_summary(prof, wall: float) -> dict:
     rows = prof.key_averages()
     device = lambda e: e.self_device_time_total / 1e6  # noqa: E731 (seconds)
     on_device = [e for e in rows if str(e.device_type).endswith("CUDA")]
-    ranges = [e for e in on_device if e.key.startswith("Optimizer.") or "#" in e.key]  # user annotations
+    ranges = [e for e in on_device if e.key.startswith("Optimizer.")]  # the optimizer's annotated span
     kernels = [e for e in on_device if e not in ranges]
     busy = sum(map(device, kernels))
     by_kind = {}
