@@ -13,7 +13,7 @@ data loading, forward, backward, the Adafactor step). MFU = 6 x params x tokens/
 bf16 rate (989 TFLOP/s for H100/H200 SXM) and over a matmul rate measured in the same run. --profile
 also writes train.py's torch.profiler summary of the fast variant's second step. JSON to --out.
 
-    python benchmarks/train_throughput.py --arch ds-6.7b --steps 2 1 --out $OUT
+    python benchmarks/train_throughput.py --arch ds-6.7b --steps 2 1 --fast-batch 32 --out $OUT
     python benchmarks/train_throughput.py --arch tiny --global-batch 8 --max-length 256 --out /tmp/tt  # CPU
 """
 import argparse
@@ -162,7 +162,7 @@ def main():
     p.add_argument("--arch", default="ds-6.7b", choices=sorted(ARCHS))
     p.add_argument("--variants", nargs="+", default=["fast", "paper"], choices=["fast", "paper"])
     p.add_argument("--steps", nargs="+", type=int, default=[2, 1], help="optimizer steps per variant, in order")
-    p.add_argument("--fast-batch", type=int, default=16, help="records per padding-free micro-batch (fast)")
+    p.add_argument("--fast-batch", type=int, default=32, help="records per padding-free micro-batch (fast)")
     p.add_argument("--global-batch", type=int, help="default: the preset's 512")
     p.add_argument("--max-length", type=int, help="default: the preset's 1216")
     p.add_argument("--profile", action="store_true", help="torch.profiler summary of the fast variant's 2nd step")

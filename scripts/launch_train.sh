@@ -8,7 +8,8 @@
 # "machine" of one process: rank SLURM_PROCID of SLURM_NTASKS, GPU number SLURM_LOCALID of its node,
 # meeting rank 0 where srun was started (the allocation's first node). Never srun inside a step: a step
 # started inside a step waits for the resources its parent holds.
-# Processes on CPUs (gloo) always take the DDP config: accelerate applies FSDP and DeepSpeed on GPUs only.
+# Processes on CPUs (gloo) take the DDP or FSDP config (train.py gives gloo accelerate's FSDP state); DeepSpeed
+# needs GPUs, so there they take DDP.
 # RANK_LOG_DIR set: each rank's stdout and stderr also go to files under it (torchrun's --log_dir, --tee).
 # SIGUSR1 to every process of a run prints each rank's Python stacks (train.py); launchers ignore it.
 set -euo pipefail
@@ -18,6 +19,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 per_node=$(( gpus > 0 ? gpus : cpu_processes ))
 world=$(( per_node * nodes ))
 trap '' USR1  # inherited as ignored by the launchers; the ranks install their own handler
+# Packed micro-batches vary in length step to step: growable segments keep the caching allocator from
+# fragmenting (6.7B at 32 records a micro-batch peaks at ~104 GiB of an H200's 140; BENCHMARKS.md).
+export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
 if (( world == 1 )); then
     exec python -m magicoder_repro.train "$@"
 fi
@@ -28,8 +32,10 @@ if [[ -n "${SLURM_JOB_ID:-}" && -z "${SLURM_PROCID:-}" ]]; then
         "$@"
 fi
 if (( gpus == 0 )); then
-    [[ $backend == ddp ]] || echo "launch_train.sh: processes on CPUs take the DDP config, not $backend" >&2
-    backend=ddp
+    if [[ $backend == deepspeed ]]; then
+        echo "launch_train.sh: processes on CPUs take the DDP config, not deepspeed" >&2
+        backend=ddp
+    fi
     # The workers' Trainer reads this; torchrun does not pass on a config file's `use_cpu`.
     export ACCELERATE_USE_CPU=true
 fi

@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -177,10 +176,6 @@ def sharded_adafactor():
     return ShardedAdafactor
 
 
-def dtypes(tensors) -> list[str]:
-    return sorted({str(t.dtype).removeprefix("torch.") for t in tensors if torch.is_tensor(t) and t.is_floating_point()})
-
-
 _stop = {"signum": 0}  # the stop signal received; main() installs the handler
 
 
@@ -188,111 +183,36 @@ def _request_stop(signum, frame):
     _stop["signum"] = signum
 
 
-def make_callbacks(log_path: Path, policy: dict):
-    from transformers import TrainerCallback
+def fsdp_on_cpu(accelerator) -> None:
+    """Give a gloo process group the FSDP2 state `accelerate launch` gives GPUs from configs/accelerate/fsdp.yaml.
 
-    class JsonlLog(TrainerCallback):
-        """Loss, learning rate and tokens/s per logged step, appended across resumed attempts; the
-        precision policy with the dtypes the prepared model and optimizer really hold."""
+    accelerate 1.15 applies FSDP only to GPU-type process groups (AcceleratorState turns MULTI_GPU, never
+    MULTI_CPU, into FSDP), while torch's FSDP2 runs on gloo. This sets what AcceleratorState would have set
+    for a GPU: the FSDP type and the plugin built from the launcher's FSDP_* variables (as Accelerator builds
+    it). From here on the run takes accelerate's and the Trainer's FSDP code, the same as on GPUs: rank-0
+    loading and broadcast, fully_shard per decoder layer, sharded optimizer state, full-state-dict saves.
+    """
+    from accelerate.state import PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
 
-        def __init__(self):
-            self.last = None  # (time, tokens seen) at the previous log
-            self.policy_logged = False
-
-        def _write(self, record, state):
-            if state.is_world_process_zero:
-                with open(log_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-
-        def on_train_begin(self, args, state, control, model=None, **kw):
-            held = dtypes(model.parameters())
-            if held != [policy["param_dtype"]]:  # a launcher changed the weights' dtype behind our back
-                raise RuntimeError(f"train.precision {policy['precision']!r} means {policy['param_dtype']} weights, "
-                                   f"but under {policy['launcher']} the prepared model holds {held}")
-            self.last = (time.perf_counter(), state.num_input_tokens_seen)
-            self._write({"event": "start", "step": state.global_step, "max_steps": state.max_steps}, state)
-
-        def on_step_end(self, args, state, control, model=None, optimizer=None, **kw):
-            if not self.policy_logged:  # after the first step of each attempt: the optimizer state exists
-                self.policy_logged = True
-                state_tensors = [v for st in optimizer.state.values() for v in st.values()]
-                observed = {"param_dtypes": dtypes(model.parameters()), "optimizer_state_dtypes": dtypes(state_tensors)}
-                self._write({"event": "precision", **policy, "observed": observed}, state)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if logs is None or "loss" not in logs:
-                return
-            now, seen = time.perf_counter(), state.num_input_tokens_seen
-            rate = (seen - self.last[1]) / max(now - self.last[0], 1e-9)
-            self.last = (now, seen)
-            record = {"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"],
-                      "learning_rate": logs.get("learning_rate"), "tokens_seen": seen, "tokens_per_s": rate}
-            if torch.cuda.is_available():
-                record["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
-            self._write(record, state)
-
-    class StopOnSignal(TrainerCallback):
-        """Turn SIGTERM/SIGUSR1 into: finish this optimizer step, save a checkpoint, stop (all ranks agree)."""
-
-        def __init__(self):
-            self.signum = 0
-
-        def on_step_end(self, args, state, control, **kw):
-            flag = torch.tensor(_stop["signum"], device=args.device)  # this rank's own GPU under NCCL
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            self.signum = int(flag.item())
-            if self.signum:
-                control.should_save = True
-                control.should_training_stop = True
-
-    class ProfileSecondStep(TrainerCallback):
-        """torch.profiler over the second optimizer step (the first compiles), summary as JSON to `path`."""
-
-        def __init__(self, path):
-            self.path, self.prof, self.t0 = Path(path), None, None
-
-        def on_step_begin(self, args, state, control, **kw):
-            if state.global_step == 1 and self.prof is None:
-                activities = [torch.profiler.ProfilerActivity.CPU] + (
-                    [torch.profiler.ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
-                self.prof = torch.profiler.profile(activities=activities)
-                self.prof.__enter__()
-                self.t0 = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kw):
-            if self.prof is None or self.t0 is None:
-                return
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            wall = time.perf_counter() - self.t0
-            self.prof.__exit__(None, None, None)
-            self.t0 = None
-            if not state.is_world_process_zero:
-                return
-            rows = self.prof.key_averages()
-            device = lambda e: e.self_device_time_total / 1e6  # noqa: E731 (seconds)
-            # Kernels only: the op that launched one carries the same device time again.
-            kernels = [e for e in rows if str(e.device_type).endswith("CUDA")]
-            top = sorted(kernels, key=device, reverse=True)[:30]
-            ranges = {e.key: e.cpu_time_total / 1e6 for e in rows if e.key.startswith("Optimizer.step")}
-            self.path.write_text(json.dumps({
-                "wall_s": wall, "device_busy_s": sum(map(device, kernels)),
-                "kernel_launches": sum(e.count for e in kernels), "optimizer_step_s": ranges,
-                "top_kernels": [{"name": e.key[:120], "device_s": device(e), "count": e.count} for e in top],
-            }, indent=1))
-
-    callbacks = [JsonlLog(), StopOnSignal()]
-    if os.environ.get("MAGICODER_TRAIN_PROFILE"):  # benchmarks/train_throughput.py --profile
-        callbacks.append(ProfileSecondStep(os.environ["MAGICODER_TRAIN_PROFILE"]))
-    return callbacks
+    state = accelerator.state
+    if state.distributed_type != DistributedType.MULTI_CPU:
+        raise RuntimeError(f"fsdp_on_cpu: a {state.distributed_type} process group, not gloo on CPUs")
+    state.fsdp_plugin = FullyShardedDataParallelPlugin()
+    state.distributed_type = PartialState._shared_state["distributed_type"] = DistributedType.FSDP
 
 
 def policy_trainer(autocast_dtype):
-    """A Trainer that autocasts as `train.precision` says, the same under every launcher."""
+    """A Trainer that autocasts as `train.precision` says, the same under every launcher (FSDP on CPUs too)."""
     from transformers import Trainer
 
     class PolicyTrainer(Trainer):
+        def create_accelerator_and_postprocess(self):
+            super().create_accelerator_and_postprocess()
+            if launcher() == "fsdp" and not self.is_fsdp_enabled:  # processes on CPUs (fsdp_on_cpu)
+                fsdp_on_cpu(self.accelerator)
+                self.is_fsdp_enabled = True
+
         def autocast_smart_context_manager(self, cache_enabled=True):
             if autocast_dtype is None:
                 return contextlib.nullcontext()
@@ -367,7 +287,9 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         raise RuntimeError(f"the launcher started {world} processes but the Trainer sees {args.world_size} "
                            "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
-    callbacks = make_callbacks(scratch_log, policy)
+    from .train_callbacks import make_callbacks
+
+    callbacks = make_callbacks(scratch_log, policy, lambda: _stop["signum"])
     stop_cb = callbacks[1]  # JsonlLog, StopOnSignal[, ProfileSecondStep]
     trainer_cls = policy_trainer(autocast_dtype)
     optimizer = None
