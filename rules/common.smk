@@ -7,7 +7,7 @@ import sys
 from glob import glob
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from magicoder_repro.errors import PipelineError  # reported in one line (errors.one_line_in_snakemake)
 
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
 # containers, where the work tree is mounted) and `python` is this interpreter's when run from a venv.
@@ -123,7 +123,7 @@ def teacher_serve_prefix():
     if not serve:
         return ""
     if teacher["backend"] != "openai" or teacher.get("base_url"):
-        raise ValueError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
+        raise PipelineError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
                          "(the job points generation at the server it starts)")
     return (f"python -m magicoder_repro.serve_teacher --serve {shlex.quote(as_json(serve))} "
             f"--served-name {shlex.quote(teacher['model'])} "
@@ -146,7 +146,7 @@ def tiny_corpus():
     """Files the tiny tokenizer is trained on (globs from config, so a changing demo pack is picked up)."""
     files = sorted({f for pattern in config["train"]["tiny_model"]["corpus"] for f in glob(pattern)})
     if not files:
-        raise ValueError(f"train.tiny_model.corpus matches no file: {config['train']['tiny_model']['corpus']}")
+        raise PipelineError(f"train.tiny_model.corpus matches no file: {config['train']['tiny_model']['corpus']}")
     return files
 
 
@@ -176,7 +176,7 @@ def eval_model(name):
     """A model's config: shared generation settings overlaid by its own; `path` resolved to a directory."""
     models = config["evaluation"]["models"]
     if name not in models:
-        raise ValueError(f"unknown evaluation model {name!r}; configured: {', '.join(models)}")
+        raise PipelineError(f"unknown evaluation model {name!r}; configured: {', '.join(models)}")
     spec = {**config["evaluation"].get("generation", {}), **models[name], "name": name}
     if spec.get("path") in OWN_MODELS:
         spec["path"] = OWN_MODELS[spec["path"]]()
@@ -186,7 +186,7 @@ def eval_model(name):
 def eval_benchmark(name, keep_scoring=True):
     benchmarks = config["evaluation"]["benchmarks"]
     if name not in benchmarks:
-        raise ValueError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
+        raise PipelineError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
     bench = {**benchmarks[name], "benchmark": name}
     return bench if keep_scoring else {k: v for k, v in bench.items() if k not in SCORING_KEYS}
 
@@ -275,7 +275,7 @@ def pinned_image(env):
     `sha256:<64 hex>`, or an Apptainer .sif file. None when unset (the step runs where Snakemake runs)."""
     ref = config.get("runtime", {}).get("images", {}).get(env)
     if ref and not (PINNED_IMAGE.search(ref) or ref.endswith(".sif")):
-        raise ValueError(f"runtime.images.{env} = {ref!r} is not pinned: use name@sha256:<digest> or a local image id sha256:<id>")
+        raise PipelineError(f"runtime.images.{env} = {ref!r} is not pinned: use name@sha256:<digest> or a local image id sha256:<id>")
     return ref
 
 
@@ -328,7 +328,7 @@ def gpu_partition(rule, gpus):
     partition = config.get("runtime", {}).get("slurm_gpu_partition")
     executor = workflow.executor_plugin and workflow.executor_plugin.name
     if gpus and not partition and executor == "slurm":
-        raise WorkflowError(f"{rule}: asks for {gpus} GPU(s) on SLURM but runtime.slurm_gpu_partition is not set; "
+        raise PipelineError(f"{rule}: asks for {gpus} GPU(s) on SLURM but runtime.slurm_gpu_partition is not set; "
                             f"name the cluster's GPU partition there (README, Run on a cluster)")
     return partition if gpus else None
 
