@@ -4,7 +4,9 @@
 # no venv), as root, which installs `make` (what a user types first) and runs `make run`. Prints the
 # run's own output, the evaluation rows of the report it made, and the wall time; BENCHMARKS.md records
 # it. The suite runs it in the background (tests/conftest.py, Background) with CORES=1.
-#   tests/setup/fresh-machine-run.sh [PIP_CACHE_DIR]     (CORES=N: make run's cores, default 2)
+#   tests/setup/fresh-machine-run.sh [PIP_CACHE_DIR]
+# CORES=N: make run's cores (default 2); DOCKER_RUN_ARGS: more `docker run` options (the suite gives the
+# container a low CPU weight, --cpu-shares 128, so the tests beside it keep their CPU).
 # Lent from the host, so nothing is downloaded twice: its apt archive, its CA bundle (for a TLS proxy),
 # its pip configuration with the local wheel directories and indexes it names (`pip config list`:
 # find-links, file:// index URLs, constraints), read-only, and pip's download cache (PIP_CACHE_DIR, by
@@ -32,7 +34,7 @@ for var in $(env | grep -o '^PIP_[A-Z_]*' | grep -v '^PIP_CERT$'); do lent+=(-e 
 docker run --rm --network host -v "$work/clone:/clone" -w /clone "${lent[@]}" \
     -v /var/cache/apt/archives:/var/cache/apt/archives \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
-    -e CORES="${CORES:-2}" "$base" bash -c 'set -e; start=$(date +%s)
+    ${DOCKER_RUN_ARGS:-} -e CORES="${CORES:-2}" "$base" bash -c 'set -e; start=$(date +%s)
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make >/dev/null
         make run CORES=$CORES
         echo "fresh machine: clone to report in $(( $(date +%s) - start )) s"
