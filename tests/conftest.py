@@ -31,6 +31,7 @@ class Background:
 
     def __init__(self):
         self.procs, self.results, self.stopped, self.lock = [], {}, False, threading.Lock()
+        self.container = f"magicoder-fresh-machine-{os.getpid()}"   # stopping `docker run` leaves it running
         self.done = {name: threading.Event() for name in self.STEPS}
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -53,7 +54,7 @@ class Background:
         try:
             if self._step("images", "bash", str(REPO / "tests/setup/build-images.sh")):
                 self._step("fresh-machine", "bash", str(REPO / "tests/setup/fresh-machine-run.sh"),
-                       env={"CORES": "1", "DOCKER_RUN_ARGS": "--cpu-shares 128"})
+                           env={"CORES": "1", "DOCKER_RUN_ARGS": f"--cpu-shares 128 --name {self.container}"})
         finally:
             for event in self.done.values():
                 event.set()
@@ -72,6 +73,8 @@ class Background:
             if proc.poll() is None:
                 os.killpg(proc.pid, 15)
                 proc.wait()
+        if len(self.procs) > 1:
+            subprocess.run(["docker", "rm", "-f", self.container], capture_output=True, check=False)
 
 
 def pytest_collection_modifyitems(config, items):
