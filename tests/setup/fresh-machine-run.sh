@@ -30,10 +30,12 @@ for path in /etc/pip.conf /etc/xdg/pip $(pip config list 2>/dev/null | grep -o "
     [[ -e $path ]] && lent+=(-v "$path:$path:ro")
 done
 for var in $(env | grep -o '^PIP_[A-Z_]*' | grep -v '^PIP_CERT$'); do lent+=(-e "$var=${!var}"); done
-# bwrap inside a container needs what Docker's seccomp/AppArmor defaults forbid (containers/docker-step.sh).
+# bwrap inside a container needs what Docker's seccomp/AppArmor defaults forbid, and the sandbox's memory
+# and pids cgroups the host's cgroup tree, writable, as root has it on a machine (containers/docker-step.sh).
 docker run --rm --network host -v "$work/clone:/clone" -w /clone "${lent[@]}" \
     -v /var/cache/apt/archives:/var/cache/apt/archives \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
+    --cgroupns host --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
     ${DOCKER_RUN_ARGS:-} -e CORES="${CORES:-2}" "$base" bash -c 'set -e; start=$(date +%s)
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make >/dev/null
         make run CORES=$CORES
