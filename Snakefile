@@ -1,15 +1,22 @@
 # Magicoder end to end: seeds -> OSS-Instruct -> clean -> decontaminate -> SFT records
 # -> two-stage instruction tuning -> evaluation -> report.
 # Each stage is one rule file under rules/ calling one module under scripts/magicoder_repro/.
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from magicoder_repro import config_files, errors
+
+errors.one_line_in_snakemake()  # the rule files' own errors in one line, as the stages print them
 
 
 configfile: "config.yaml"
 
 
-validate(config, "schemas/config.schema.yaml")
+config_files.validate(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
 
 
 include: "rules/common.smk"

@@ -8,10 +8,10 @@ from glob import glob
 from pathlib import Path
 
 import yaml
-from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from magicoder_repro.errors import PipelineError  # reported in one line (errors.one_line_in_snakemake)
 from magicoder_repro.sources import is_local
 
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
@@ -128,7 +128,7 @@ def teacher_serve_prefix():
     if not serve:
         return ""
     if teacher["backend"] != "openai" or teacher.get("base_url"):
-        raise ValueError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
+        raise PipelineError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
                          "(the job points generation at the server it starts)")
     return (f"python -m magicoder_repro.serve_teacher --serve {shlex.quote(as_json(serve))} "
             f"--served-name {shlex.quote(teacher['model'])} "
@@ -151,7 +151,7 @@ def tiny_corpus():
     """Files the tiny tokenizer is trained on (globs from config, so a changing demo pack is picked up)."""
     files = sorted({f for pattern in config["train"]["tiny_model"]["corpus"] for f in glob(pattern)})
     if not files:
-        raise ValueError(f"train.tiny_model.corpus matches no file: {config['train']['tiny_model']['corpus']}")
+        raise PipelineError(f"train.tiny_model.corpus matches no file: {config['train']['tiny_model']['corpus']}")
     return files
 
 
@@ -181,7 +181,7 @@ def eval_model(name):
     """A model's config: shared generation settings overlaid by its own; `path` resolved to a directory."""
     models = config["evaluation"]["models"]
     if name not in models:
-        raise ValueError(f"unknown evaluation model {name!r}; configured: {', '.join(models)}")
+        raise PipelineError(f"unknown evaluation model {name!r}; configured: {', '.join(models)}")
     spec = {**config["evaluation"].get("generation", {}), **models[name], "name": name}
     if spec.get("path") in OWN_MODELS:
         spec["path"] = OWN_MODELS[spec["path"]]()
@@ -191,7 +191,7 @@ def eval_model(name):
 def eval_benchmark(name, keep_scoring=True):
     benchmarks = config["evaluation"]["benchmarks"]
     if name not in benchmarks:
-        raise ValueError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
+        raise PipelineError(f"unknown benchmark {name!r}; configured: {', '.join(benchmarks)}")
     bench = {**benchmarks[name], "benchmark": name}
     return bench if keep_scoring else {k: v for k, v in bench.items() if k not in SCORING_KEYS}
 
@@ -233,7 +233,7 @@ def train_tasks(rule):
     def tasks(key):
         def value(wildcards):
             if TRAIN["nodes"] > 1 and executor() not in ("dryrun", "touch") and not on_slurm():
-                raise WorkflowError(f"{rule}: train.nodes {TRAIN['nodes']} needs the SLURM executor "
+                raise PipelineError(f"{rule}: train.nodes {TRAIN['nodes']} needs the SLURM executor "
                                     "(--workflow-profile profiles/slurm); on one machine set train.nodes: 1")
             if TRAIN_WORLD > 1 and on_slurm():
                 return {"mpi": "srun", "tasks": TRAIN_WORLD, "nodes": TRAIN["nodes"], "tasks_per_gpu": 1}[key]
@@ -252,7 +252,7 @@ def launch_args(stage):
     batch = TRAIN["stages"][stage]
     product = batch["per_device_batch_size"] * batch["gradient_accumulation_steps"] * TRAIN_WORLD
     if product != batch["global_batch_size"]:
-        raise WorkflowError(f"train_{stage}: train.stages.{stage}.global_batch_size {batch['global_batch_size']} != "
+        raise PipelineError(f"train_{stage}: train.stages.{stage}.global_batch_size {batch['global_batch_size']} != "
                             f"per_device_batch_size x gradient_accumulation_steps x {TRAIN_WORLD} processes "
                             f"(train.gpus or train.cpu_processes, x train.nodes) = {product}")
     return " ".join(str(TRAIN[k]) for k in ("gpus", "nodes", "distributed", "cpu_processes"))
@@ -377,7 +377,7 @@ def check_teacher_budget():
 
     spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))
     if spent > teacher["budget_usd"]:
-        raise WorkflowError(f"teacher.budget_usd is {teacher['budget_usd']:g} USD, but the answers already in {CACHE}/teacher "
+        raise PipelineError(f"teacher.budget_usd is {teacher['budget_usd']:g} USD, but the answers already in {CACHE}/teacher "
                             f"cost {spent:.4f} USD at teacher.price_per_million_tokens: raise the budget to at least that")
 
 
@@ -421,12 +421,12 @@ def locked_image(rule, env, needs, wildcards):
     needs (a list, or a function of the wildcards) among those build.sh found in it."""
     entry = IMAGES.get(env)
     if entry is None:
-        raise WorkflowError(f"{rule}: image {env!r} is not in the image lock {IMAGE_LOCK} (key {env}): "
+        raise PipelineError(f"{rule}: image {env!r} is not in the image lock {IMAGE_LOCK} (key {env}): "
                             f"build it with `containers/build.sh {env}`")
     needed = needs(wildcards) if callable(needs) else needs
     missing = [tool for tool in needed if tool not in entry.get("tools", [])]
     if missing:
-        raise WorkflowError(f"{rule}: image {env!r} lacks {', '.join(missing)} ({IMAGE_LOCK}: {env}.tools), "
+        raise PipelineError(f"{rule}: image {env!r} lacks {', '.join(missing)} ({IMAGE_LOCK}: {env}.tools), "
                             f"which this rule needs for {wildcards_text(wildcards)}")
     return entry
 
@@ -439,12 +439,12 @@ def image_archive(env, entry):
     """The image's OCI archive, checked to hold the manifest digest the lock records (its index.json)."""
     path = (IMAGE_LOCK.parent / (entry.get("archive") or "")).resolve()
     if not entry.get("archive") or not path.is_file():
-        raise WorkflowError(f"image {env!r}: no OCI archive {path} ({IMAGE_LOCK}: {env}.archive): build it with "
+        raise PipelineError(f"image {env!r}: no OCI archive {path} ({IMAGE_LOCK}: {env}.archive): build it with "
                             f"`containers/build.sh {env}` (not --docker-only)")
     with tarfile.open(path) as archive:
         index = json.load(archive.extractfile("./index.json"))
     if index["manifests"][0]["digest"] != entry["digest"]:
-        raise WorkflowError(f"image {env!r}: {path} holds {index['manifests'][0]['digest']}, not the digest "
+        raise PipelineError(f"image {env!r}: {path} holds {index['manifests'][0]['digest']}, not the digest "
                             f"{entry['digest']} of {IMAGE_LOCK}: {env}.digest; rebuild it with `containers/build.sh {env}`")
     return path
 
@@ -526,7 +526,7 @@ def gpu_partition(rule, gpus):
     partition = config.get("runtime", {}).get("slurm_gpu_partition")
     executor = workflow.executor_plugin and workflow.executor_plugin.name
     if gpus and not partition and executor == "slurm":
-        raise WorkflowError(f"{rule}: asks for {gpus} GPU(s) on SLURM but runtime.slurm_gpu_partition is not set; "
+        raise PipelineError(f"{rule}: asks for {gpus} GPU(s) on SLURM but runtime.slurm_gpu_partition is not set; "
                             f"name the cluster's GPU partition there (README, Run on a cluster)")
     return partition if gpus else None
 

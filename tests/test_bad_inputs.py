@@ -1,13 +1,14 @@
 """Bad input files through the real command lines: a broken line is one error line `file:line: what`
 before any output is written, and a lone surrogate in a teacher answer (real APIs return them) goes
-through parse and decontamination to disk and back unchanged (jsonl.py's one writing rule)."""
+through parse and decontamination to disk and back unchanged (jsonl.py's one writing rule). The rule
+files' own errors are one line in Snakemake's output too."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-
+from conftest import run_snakemake
 from magicoder_repro.eval_benchmarks import read_evalplus
 from magicoder_repro.jsonl import CorruptRecord, read_jsonl
 
@@ -97,3 +98,35 @@ def test_benchmark_files_config_overlays_and_replay_files_name_the_broken_line(t
                             "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "generate")
     assert line.startswith(f"{replay}:1: the response has no choices (request key {request_key(request)[:16]}); "
                            "a replay file cannot ask again")
+
+
+def snakemake_error(workdir: Path, *args: str, debug: bool = False) -> tuple[str, str]:
+    """What the README's command (`make run` after its set-up) prints in `workdir`, stopping before any
+    job: Snakemake's log (stdout), with the error at its end, and stderr."""
+    env = {"MAGICODER_DEBUG": "1"} if debug else {"MAGICODER_DEBUG": ""}
+    proc = run_snakemake(workdir, "-n", *args, check=False, env=env)
+    assert proc.returncode == 1 and not (workdir / "results").exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout, proc.stderr
+
+
+def test_the_rule_files_own_errors_are_one_line_and_snakemake_errors_stay_whole(workdir):
+    """A config the schema rejects, a check in a rule file at parse time and an input function's check at
+    DAG time each end the log with one line, and no traceback; MAGICODER_DEBUG shows Snakemake's whole
+    report; an error of Snakemake's own (no rule for a target) is not touched."""
+    (workdir / "bad-key.yaml").write_text("seeds:\n  per_language: 3\n")
+    (workdir / "unpinned.yaml").write_text("runtime: {docker: true, images: {data: 'magicoder-repro/data:latest'}}\n")
+    cases = {
+        ("--configfile", "config.yaml", "bad-key.yaml"): "config key seeds: Additional properties are not allowed "
+        "('per_language' was unexpected) (allowed keys and types: schemas/config.schema.yaml)",
+        ("--configfile", "config.yaml", "unpinned.yaml"): "runtime.images.data = 'magicoder-repro/data:latest' is not "
+        "pinned: use name@sha256:<digest> or a local image id sha256:<id>",
+        ("results/eval/nomodel/humaneval.json",): "unknown evaluation model 'nomodel'; configured: base, stage1, stage2",
+    }
+    for args, message in cases.items():
+        log, stderr = snakemake_error(workdir, *args)
+        assert log.splitlines()[-1] == f"error: {message}", log[-3000:]
+        assert not any(word in log + stderr for word in ("Traceback", 'File "', "Error in", "Exception")), log[-3000:]
+    log, _ = snakemake_error(workdir, "--configfile", "config.yaml", "bad-key.yaml", debug=True)
+    assert "Failed validating 'additionalProperties'" in log and "\nerror: " not in log
+    log, _ = snakemake_error(workdir, "results/no-such-output.txt")
+    assert "MissingRuleException:\nNo rule to produce results/no-such-output.txt" in log
