@@ -47,11 +47,11 @@ def emit(fd: int, record: list | str):
 
 
 def report(name: str, i: int, value) -> list | str:
-    """[set, i, "ok", plain data], or for a large value of plain types [set, i, "digest", sha256]."""
+    """[set, i, "ok", plain data], or for a large value with a normal form [set, i, "digest", sha256]."""
     try:
         if plain_data.larger_than(value, plain_data.DIGEST_ABOVE):
             return [name, i, "digest", plain_data.digest(value)]
-    except BaseException:  # no normal form (numpy, an iterator): sent whole
+    except BaseException:  # no normal form (numpy, an iterator, NaN), or the value's own code raised: sent whole
         pass
     try:
         text = plain_data.dumps(value)
