@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,17 +33,19 @@ from magicoder_repro import eval_benchmarks, eval_score, evalplus_verdict, sandb
 DATA = {"humaneval": "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz",
         "mbpp": "data/benchmarks/evalplus/MbppPlus-v0.2.0.jsonl.gz"}
 PLAIN = """
-import os, sys, time
+import os, resource, sys, time
 from evalplus.evaluate import evaluate
 t0 = time.time()
 evaluate(dataset=sys.argv[1], samples=sys.argv[2], parallel=int(sys.argv[3]), min_time_limit=float(sys.argv[4]))
-print("SECONDS", time.time() - t0, flush=True)
+print("SECONDS", time.time() - t0, "PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, flush=True)
 os._exit(0)
 """
 
 
-def plain_evalplus(kind: str, task_file: Path, rows: list[dict], workdir: Path, parallel: int, min_time_limit: float) -> float:
-    """evalplus.evaluate's own seconds on the pipeline's three solutions per task."""
+def plain_evalplus(kind: str, task_file: Path, rows: list[dict], workdir: Path, parallel: int, min_time_limit: float
+                   ) -> tuple[float, int]:
+    """evalplus.evaluate's own seconds on the pipeline's three solutions per task, and its process's peak
+    resident MB."""
     samples = workdir / f"plain-{time.time_ns()}.jsonl"
     lines = []
     for r in rows:
@@ -53,7 +56,8 @@ def plain_evalplus(kind: str, task_file: Path, rows: list[dict], workdir: Path, 
     var = "HUMANEVAL_OVERRIDE_PATH" if kind == "humaneval" else "MBPP_OVERRIDE_PATH"
     out = subprocess.run([sys.executable, "-c", PLAIN, kind, str(samples), str(parallel), str(min_time_limit)],
                          env={**os.environ, var: str(task_file)}, capture_output=True, text=True, check=True).stdout
-    return float(out.split("SECONDS")[1])
+    seconds, peak = out.split("SECONDS")[1].split("PEAK_MB")
+    return float(seconds), int(peak)
 
 
 def previous_sandbox(argv, workdir) -> list[str]:
@@ -94,6 +98,7 @@ def main():
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--min-time-limit", type=float, default=1.0)
     p.add_argument("--benchmarks", nargs="+", default=["humaneval", "mbpp"])
+    p.add_argument("--tasks", nargs="+", metavar="TASK_ID", help="only these tasks (e.g. Mbpp/255, whose outputs run to 1 GB)")
     p.add_argument("--startup", type=int, default=20, metavar="N", help="program starts timed per way (0: none)")
     p.add_argument("--startup-only", action="store_true", help="measure per-program start-up alone")
     args = p.parse_args()
@@ -106,21 +111,27 @@ def main():
         bench = {"benchmark": kind, "kind": kind, "dataset": DATA[kind], "max_new_tokens": 512, "n": 1,
                  "limit": args.limit, "parallel": args.parallel, "min_time_limit": args.min_time_limit}
         rows = eval_benchmarks.select(eval_benchmarks.read_evalplus(DATA[kind])[0], bench)
+        rows = [r for r in rows if not args.tasks or r["task_id"] in args.tasks]
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             task_file = tmp / f"{kind}.jsonl"  # the bytes the scorer writes: one expected-output cache entry
             task_file.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+            if args.tasks:
+                bench.update(dataset=str(task_file), limit=None)
             samples = tmp / "samples.jsonl"
             canonical = [(r["prompt"] + r["canonical_solution"]) if kind == "humaneval" else r["canonical_solution"] for r in rows]
             samples.write_text("".join(json.dumps({"task_id": r["task_id"], "solution": c}) + "\n" for r, c in zip(rows, canonical)))
             evalplus_verdict.groundtruth(kind, task_file, hashlib.md5(task_file.read_bytes()).hexdigest())  # cached
             times = {"plain": [], "pipeline": []}
             for _ in range(args.repeats):
-                times["plain"].append(round(plain_evalplus(kind, task_file, rows, tmp, args.parallel, args.min_time_limit), 1))
+                seconds, plain_peak = plain_evalplus(kind, task_file, rows, tmp, args.parallel, args.min_time_limit)
+                times["plain"].append(round(seconds, 1))
                 result = eval_score.score(bench, samples, {"runtime": "bwrap"})
                 assert result["self_check"]["ok"], result["self_check"]
                 times["pipeline"].append(result["harness"]["evaluate_seconds"])
-                print(kind, "plain", times["plain"][-1], "s; pipeline", times["pipeline"][-1], "s", result["pass@1"], flush=True)
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # this process is the scorer
+                print(f"{kind} plain {times['plain'][-1]} s (peak {plain_peak} MB); pipeline {times['pipeline'][-1]} s "
+                      f"(scorer's peak so far {peak} MB) {result['pass@1']}", flush=True)
         summary[kind] = times
         plain, piped = statistics.median(times["plain"]), statistics.median(times["pipeline"])
         print(f"{kind}+: {len(rows)} tasks x 3 solutions, parallel {args.parallel}: plain EvalPlus {plain:.1f} s "

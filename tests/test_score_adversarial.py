@@ -1,6 +1,7 @@
 """Hostile HumanEval+ samples that attack the verdict (tests/adversarial/verdict_*.py, each of which
 passes only if its attack works) score 0, and the honest samples scored in the same run keep their
-verdicts. Run as root (as CI and the images run) and as an unprivileged user."""
+verdicts. Run as root (as CI and the images run) and as an unprivileged user (from root: an account
+made here, reaching an interpreter under a 0700 /root through the sandbox's staging mount)."""
 import gzip
 import json
 import os
@@ -8,6 +9,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,36 +38,47 @@ def samples(cache: Path) -> list[dict]:
 
 
 def unprivileged() -> list[str]:
-    """The prefix that runs a command as an ordinary user, or a skip saying why that cannot run here."""
+    """The prefix that runs a command as an ordinary user. Where the interpreter, the venv or the
+    repository lie under a directory others cannot search (CI's /root, 0700), the command runs in a
+    mount namespace in which that directory holds only those, read-only (the sandbox's own staging)."""
     try:
-        pwd.getpwnam(USER)
+        user = pwd.getpwnam(USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", USER], check=True, capture_output=True)
-    probe = subprocess.run(["runuser", "-u", USER, "--", sys.executable, "-c", "import evalplus, magicoder_repro"],
+        user = pwd.getpwnam(USER)
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO}
+    prefix = [*sandbox._staging(sorted(needed)), "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+              "--clear-groups", "--"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import evalplus, magicoder_repro"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
-    if probe.returncode:
-        pytest.skip(f"the interpreter or the repository is not readable by an ordinary user here: {probe.stderr.strip()[-300:]}")
-    return ["runuser", "-u", USER, "--"]
+    assert probe.returncode == 0, f"the normal user cannot run the scorer: {probe.stderr.strip()[-300:]}"
+    return prefix
 
 
 @pytest.mark.parametrize("as_user", ["root", "unprivileged"])
-def test_hostile_samples_score_zero_and_honest_ones_keep_their_score(tmp_path_factory, evalplus_cache, as_user):
+def test_hostile_samples_score_zero_and_honest_ones_keep_their_score(tmp_path_factory, request, evalplus_cache,
+                                                                    as_user):
     if as_user == "root" and os.geteuid() != 0:
         pytest.skip("not running as root")
     work = tmp_path_factory.mktemp("adversarial")
-    prefix, cache = [], evalplus_cache
-    if as_user == "unprivileged":
+    prefix, cache, box = [], evalplus_cache, {"runtime": "bwrap"}
+    if as_user == "unprivileged" and os.geteuid() == 0:
         prefix = unprivileged()
+        box["isolation"] = "weak"  # the user has no cgroup of its own here (v1 is root's): per-process limits
+        work = Path(tempfile.mkdtemp(prefix="verdict-user-"))  # pytest's base directory is root's, 0700
+        request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
         work.chmod(0o777)
         cache = work / "xdg"
         shutil.copytree(evalplus_cache, cache)
         subprocess.run(["chown", "-R", USER, str(cache)], check=True)
+    elif sandbox.cgroup_parents() is None:
+        box["isolation"] = "weak"
     path = work / "samples.jsonl"
     path.write_text("".join(json.dumps(s) + "\n" for s in samples(cache)))
     out = work / "result.json"
     bench = humaneval(limit=len(ATTACKS), n=2, min_time_limit=1.0)
     proc = subprocess.run([*prefix, sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(bench),
-                           "--sandbox", json.dumps({"runtime": "bwrap"}), "--samples", str(path), "--out", str(out)],
+                           "--sandbox", json.dumps(box), "--samples", str(path), "--out", str(out)],
                           capture_output=True, text=True, cwd=work,
                           env={**os.environ, "PYTHONPATH": str(REPO / "scripts"), "XDG_CACHE_HOME": str(cache)})
     assert proc.returncode == 0, proc.stderr[-3000:]

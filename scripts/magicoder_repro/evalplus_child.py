@@ -8,7 +8,7 @@ time limit, and a stop at the first input that raises. One JSON line per input g
 [set, index, "ok", value], [set, index, "digest", sha256] for a value whose plain data exceeds 64 KiB
 (HumanEval/15's strings run to megabytes), [set, index, "raised"]; ["exec", set, "raised"] when the code
 does not load.
-Run as `python evalplus_child.py JOB_DIR`; JOB_DIR holds job.json, solution.py and this file's
+Run as `python -S evalplus_child.py JOB_DIR`; JOB_DIR holds job.json, solution.py and this file's
 neighbours plain_data.py and evalplus_guard.py (EvalPlus's eval/utils.py, copied).
 """
 import json
@@ -47,11 +47,11 @@ def emit(fd: int, record: list | str):
 
 
 def report(name: str, i: int, value) -> list | str:
-    """[set, i, "ok", plain data], or for a large value of plain types [set, i, "digest", sha256]."""
+    """[set, i, "ok", plain data], or for a large value with a normal form [set, i, "digest", sha256]."""
     try:
         if plain_data.larger_than(value, plain_data.DIGEST_ABOVE):
             return [name, i, "digest", plain_data.digest(value)]
-    except BaseException:  # no normal form (numpy, an iterator): sent whole
+    except BaseException:  # no normal form (numpy, an iterator, NaN), or the value's own code raised: sent whole
         pass
     try:
         text = plain_data.dumps(value)
@@ -86,6 +86,13 @@ def run_set(fd: int, job: dict, name: str, inputs: list, limits: list, code: str
 def main(job_dir: str):
     job = json.loads(Path(job_dir, "job.json").read_text())
     code = Path("solution.py").read_text()
+    packages = [p for p in job["site_packages"] if os.path.isdir(p)]  # started with -S: no .pth files run
+    if packages:
+        sys.path.extend(packages)
+    else:  # another interpreter than the scorer's (the docker runtime's image): its own packages
+        import site
+
+        site.main()
     memory = memory_bytes()
     for module in PRELOADED:
         if module in code:

@@ -10,7 +10,8 @@ overwriting that file all pass. Here the roles are split:
       cache, never shown to the child), rebuilds the reported values as its own objects and applies
       EvalPlus's comparison (`unsafe_execute`'s, with its special oracles, `is_floats` and atol rules).
 A value larger than 64 KiB as plain data travels as a digest of its normal form (equal digests, equal
-values), which decides the inputs where EvalPlus compares with plain `==`. A test set passes only if
+values; plain_data.digest, at C speed for exact built-in types), which decides the inputs where
+EvalPlus compares with plain `==`; the expected output's digest is computed here, once per task. A test set passes only if
 every one of its inputs was answered and matched: a sample that exits early,
 kills its sandbox or prints forged lines gains nothing. Time limits are EvalPlus's:
 max(min_time_limit, 4 x the canonical solution's time) per input, and min(60, their sum) + 2 s per set.
@@ -21,6 +22,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,6 +42,9 @@ CHILD_FILES = {"evalplus_child.py": HERE / "evalplus_child.py", "plain_data.py":
 SET_TIMEOUT_CAP = 60     # EvalPlus's EVALPLUS_TIMEOUT_PER_TASK default
 SET_TIMEOUT_SLACK = 2    # its +1 on the process timeout and +1 on the join
 START_SLACK = 10         # the sandbox and the interpreter starting, on a busy machine
+# The child starts without `site` (-S: its .pth files cost about half of the interpreter's start) and
+# puts this interpreter's package directories on its path itself, so a sample imports what it would here.
+SITE_PACKAGES = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
 SKIP = "skip"            # an input EvalPlus neither fails nor counts as passed (HumanEval/32's oracle)
 
 
@@ -134,10 +139,26 @@ def reports(stdout: str) -> dict:
     return found
 
 
-def set_status(dataset: str, problem: dict, name: str, expected: list, found: dict, digests: dict) -> str:
+class ExpectedDigests:
+    """Digests of a task's large expected outputs ((set, index) -> sha256, None where there is none),
+    each computed once for all of the task's samples, which score in parallel threads."""
+
+    def __init__(self, expected: dict):
+        self.expected, self.known, self.lock = expected, {}, threading.Lock()
+
+    def __call__(self, name: str, i: int) -> str | None:
+        with self.lock:
+            if (name, i) not in self.known:
+                try:
+                    self.known[name, i] = plain_data.digest(self.expected[name][i])
+                except plain_data.NoNormalForm:
+                    self.known[name, i] = None
+            return self.known[name, i]
+
+
+def set_status(dataset: str, problem: dict, name: str, expected: list, found: dict, digests: ExpectedDigests) -> str:
     """untrusted_check's status for one test set, from the child's reports: a fail at the first input
-    that raised or did not match, a timeout where the reports stop short, a pass if all inputs matched.
-    `digests` caches the expected outputs' digests ((set, index) -> sha256) across a task's samples."""
+    that raised or did not match, a timeout where the reports stop short, a pass if all inputs matched."""
     if ("exec", name) in found:
         return FAIL
     atol, passed = problem["atol"], 0
@@ -147,21 +168,16 @@ def set_status(dataset: str, problem: dict, name: str, expected: list, found: di
             return TIMEOUT
         if len(record) != 4 or record[2] not in ("ok", "digest"):
             return FAIL
-        if record[2] == "digest":  # a large value: equal to the expected output or not
-            try:
-                if exact_only(dataset, problem["entry_point"], expected[i], atol) and (name, i) not in digests:
-                    digests[name, i] = plain_data.digest(expected[i])
-                ok = digests.get((name, i)) == record[3]
-                out = plain_data.loads(plain_data.dumps(expected[i])) if ok else None
-            except ValueError:
-                ok = False
-            if not ok:
+        if record[2] == "digest":  # a large value, equal to the expected output or not: plain == decides
+            if not (exact_only(dataset, problem["entry_point"], expected[i], atol)
+                    and record[3] is not None and digests(name, i) == record[3]):
                 return FAIL
-        else:
-            try:
-                out = plain_data.decode(record[3])
-            except Exception:
-                return FAIL
+            passed += 1
+            continue
+        try:
+            out = plain_data.decode(record[3])
+        except Exception:
+            return FAIL
         verdict, atol = compare(dataset, problem["entry_point"], inp, out, expected[i], atol)
         if verdict == FAIL:
             return FAIL
@@ -180,7 +196,7 @@ def task_job(dataset: str, problem: dict, oracle: dict, min_time_limit: float) -
         limits = time_limits(oracle[f"{name}_time"], min_time_limit)
         sets.append({"name": name, "inputs": [plain_data.encode(x) for x in problem[f"{name}_input"]],
                      "time_limits": limits, "timeout": min(SET_TIMEOUT_CAP, sum(limits)) + SET_TIMEOUT_SLACK})
-    return {"dataset": dataset, "entry_point": problem["entry_point"], "sets": sets}
+    return {"dataset": dataset, "entry_point": problem["entry_point"], "sets": sets, "site_packages": SITE_PACKAGES}
 
 
 def check_samples(dataset: str, problems: dict, expected: dict, samples: list[tuple[str, str]], box: dict,
@@ -206,7 +222,7 @@ def check_samples(dataset: str, problems: dict, expected: dict, samples: list[tu
         # One report line per input, each at most a digest-sized value: an honest child's whole output fits.
         inputs = sum(len(s["inputs"]) for s in job["sets"])
         bounded = {**box, "output_kb": max(box.get("output_kb", 0), (inputs + 16) * plain_data.DIGEST_ABOVE // 1024)}
-        proc = sandbox.run([sys.executable, str(task_dir / "evalplus_child.py"), str(task_dir)], run_dir, bounded,
+        proc = sandbox.run([sys.executable, "-S", str(task_dir / "evalplus_child.py"), str(task_dir)], run_dir, bounded,
                            timeout=timeout, ro_binds=[task_dir])
         shutil.rmtree(run_dir, ignore_errors=True)
         found = reports(proc.stdout)
@@ -220,6 +236,6 @@ def check_samples(dataset: str, problems: dict, expected: dict, samples: list[tu
     if trial.returncode != 0:
         last = (trial.stderr.strip().splitlines() or ["no output"])[-1]
         raise sandbox.SandboxUnavailable(f"the sandbox cannot start a program here (exit {trial.returncode}): {last}")
-    digests = {task_id: {} for task_id in tasks}
+    digests = {task_id: ExpectedDigests(expected[task_id]) for task_id in tasks}
     with ThreadPoolExecutor(parallel) as pool:
         return list(pool.map(one, range(len(samples))))

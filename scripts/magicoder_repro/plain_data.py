@@ -8,8 +8,10 @@ module) survives the trip. Exact types are kept where EvalPlus's comparison look
 Standard library only: this file is copied into the sandbox next to the child harness.
 """
 import hashlib
+import io
+import itertools
 import json
-import os
+import pickle
 import sys
 
 MAX_DEPTH = 100          # deeper values (or cycles) are not encoded: the test fails
@@ -33,18 +35,8 @@ def encode(x, depth: int = 0):
     t = type(x)
     if x is None or t in (bool, str, float):
         return x
-    if t is int:
-        return x if x.bit_length() < BIG_INT_BITS else {TAG: "int", "v": hex(x)}
-    if t is list:
-        return [encode(i, depth + 1) for i in x]
-    if t in CONTAINERS:
-        return {TAG: CONTAINERS[t], "v": [encode(i, depth + 1) for i in x]}
-    if t is dict:
-        return {TAG: "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
-    if t is complex:
-        return {TAG: "complex", "v": [x.real, x.imag]}
-    if t in (bytes, bytearray):
-        return {TAG: t.__name__, "v": x.decode("latin-1")}
+    if t in EXACT:
+        return EXACT[t](x, depth + 1)
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(x, (numpy.ndarray, numpy.generic)):
         kind = "ndarray" if isinstance(x, numpy.ndarray) else "npscalar"
@@ -52,16 +44,21 @@ def encode(x, depth: int = 0):
     for base in (bool, int, float, str, list, tuple, dict, set, frozenset, complex, bytes):
         if isinstance(x, base):  # an IntEnum, a namedtuple, an OrderedDict: equal as its base, not its type
             return {TAG: "sub", "v": encode(base(x), depth + 1)}
+    return _encode_iterable(x, depth + 1)
+
+
+def _encode_iterable(x, depth: int):
+    """The items a non-container iterable yields (a generator, a map), or the opaque type name."""
     try:
         it = iter(x)
     except Exception:
-        return {TAG: "opaque", "type": getattr(t, "__name__", "?")}
+        return {TAG: "opaque", "type": getattr(type(x), "__name__", "?")}
     items = []
     try:
         for item in it:
             if len(items) == MAX_ITEMS:
                 raise Unencodable("iterator yields too many items")
-            items.append(encode(item, depth + 1))
+            items.append(encode(item, depth))
     except Unencodable:
         raise
     except Exception as e:
@@ -69,11 +66,32 @@ def encode(x, depth: int = 0):
     return {TAG: "iter", "v": items}
 
 
+# Exact built-in types other than None, bool, str and float (which are themselves): type -> encoder.
+EXACT = {
+    int: lambda x, d: x if x.bit_length() < BIG_INT_BITS else {TAG: "int", "v": hex(x)},
+    list: lambda x, d: [encode(i, d) for i in x],
+    **{t: (lambda x, d, name=name: {TAG: name, "v": [encode(i, d) for i in x]}) for t, name in CONTAINERS.items()},
+    dict: lambda x, d: {TAG: "dict", "v": [[encode(k, d), encode(v, d)] for k, v in x.items()]},
+    complex: lambda x, d: {TAG: "complex", "v": [x.real, x.imag]},
+    bytes: lambda x, d: {TAG: "bytes", "v": x.decode("latin-1")},
+    bytearray: lambda x, d: {TAG: "bytearray", "v": x.decode("latin-1")},
+}
+
+
 def dumps(x) -> str:
     return json.dumps(encode(x), separators=(",", ":"))
 
 
 # ---------------------------------------------------------------- large values travel as a digest
+RIGID = {type(None), str, bytes, int, list, tuple}  # exact types whose == is the equality of their pickles
+SEQUENCES = {list, tuple}
+NUMBERS = {bool, int, float, complex}
+
+
+class NoNormalForm(ValueError):
+    """A value the digest cannot stand for (numpy, an iterator, a class, NaN, too deep)."""
+
+
 def larger_than(x, budget: int) -> bool:
     """Whether x's plain data would exceed about `budget` characters, found without building it (an
     MBPP+ output runs to a gigabyte)."""
@@ -96,57 +114,118 @@ def larger_than(x, budget: int) -> bool:
     return False
 
 
-def _feed(h, x, depth: int = 0):
-    """Hash x's normal form: Python's cross-type equalities folded in (1 == 1.0 == True, a set and a
-    frozenset, a tuple and a namedtuple, dict and set order), so equal values of these types hash alike
-    and unequal ones do not. Other types (numpy, iterators, classes) have no normal form: ValueError."""
+def _level_types(level: list) -> set:
+    """The exact types of the items of a level's containers. A level of strings is deduplicated first
+    (hashing a string is cheaper than type()), which hides a type only behind an equal value of another:
+    a number (so a level with numbers is typed item by item) or a subclass (which the pickler refuses)."""
+    items = itertools.chain.from_iterable(level)
+    if type(next(items, None)) in (str, bytes):
+        try:
+            types = set(map(type, set(itertools.chain.from_iterable(level))))
+        except TypeError:  # unhashable items (lists, dicts, sets)
+            types = NUMBERS
+        if not types & NUMBERS:
+            return types
+    return set(map(type, itertools.chain.from_iterable(level)))
+
+
+def _rigid(x) -> bool:
+    """Whether x holds RIGID types alone, checked a level at a time at C speed (an output of Mbpp/255
+    holds 10^8 strings); the leaves are never gathered into a list."""
+    if type(x) not in RIGID:
+        return False
+    level = [x] if type(x) in SEQUENCES else []
+    for _ in range(MAX_DEPTH):
+        if not level:
+            return True
+        types = _level_types(level)
+        if not types <= RIGID:
+            return False
+        items = itertools.chain.from_iterable(level)
+        level = (list(items) if types <= SEQUENCES else
+                 [c for c in items if type(c) in SEQUENCES] if types & SEQUENCES else [])
+    return False
+
+
+def _canonical(x, depth: int = 0, shortcut: bool = True):
+    """A value of RIGID types (and tagged tuples) whose pickle is equal exactly where x is equal under ==:
+    Python's cross-type equalities folded in (1 == 1.0 == True, a set and a frozenset, a namedtuple and
+    its tuple, dict and set order). Tags start with True, which nothing folded holds. `shortcut` takes a
+    value the level check passes as it is."""
     if depth > MAX_DEPTH:
-        raise ValueError("too deep")
-    if x is None:
-        h.update(b"N")
-    elif isinstance(x, str):
-        data = str.__str__(x).encode("utf-8", "surrogatepass")
-        h.update(b"s%d:" % len(data) + data)
-    elif isinstance(x, complex):
-        if x.imag == 0:
-            _feed(h, x.real, depth)
-        else:
-            h.update(b"c")
-            _feed(h, x.real, depth)
-            _feed(h, x.imag, depth)
-    elif isinstance(x, float):
-        # NaN equals nothing (a value from another process is never the same object): a fresh salt
-        h.update(b"nan" + os.urandom(8) if x != x else b"i%x;" % int(x) if x.is_integer() else b"f" + repr(float(x)).encode() + b";")
-    elif isinstance(x, int):
-        h.update(b"i%x;" % int(x))
-    elif isinstance(x, (bytes, bytearray)):
-        h.update(b"b%d:" % len(x) + bytes(x))
-    elif isinstance(x, (list, tuple)):
-        h.update(b"l[" if isinstance(x, list) else b"t[")
-        for item in (list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x)):
-            _feed(h, item, depth + 1)
-        h.update(b"]")
-    elif isinstance(x, (set, frozenset, dict)):
-        items = dict.items(x) if isinstance(x, dict) else ((i,) for i in x)
-        parts = sorted(digest_of(item, depth + 1) for item in items)
-        h.update(b"d{" if isinstance(x, dict) else b"s{")
-        h.update("".join(parts).encode() + b"}")
-    else:
-        raise ValueError(f"no normal form for {type(x).__name__}")
+        raise NoNormalForm("value nested too deeply")
+    if x is None or shortcut and _rigid(x):
+        return x
+    if isinstance(x, str):
+        return str.__str__(x)
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x)
+    if isinstance(x, int):
+        return int(x)
+    if isinstance(x, (float, complex)):
+        return _number(complex(x))
+    inner = lambda i: _canonical(i, depth + 1, shortcut)  # noqa: E731
+    if isinstance(x, list):
+        return [inner(i) for i in list.__iter__(x)]
+    if isinstance(x, tuple):
+        return tuple(inner(i) for i in tuple.__iter__(x))
+    if isinstance(x, (set, frozenset)):
+        return (True, "set", sorted(_pickle(inner(i)) for i in x))
+    if isinstance(x, dict):
+        return (True, "dict", sorted((_pickle(inner(k)), inner(v)) for k, v in dict.items(x)))
+    raise NoNormalForm(f"no normal form for {type(x).__name__}")
 
 
-def digest_of(items: tuple, depth: int) -> str:
-    h = hashlib.sha256()
-    for item in items:
-        _feed(h, item, depth)
-    return h.hexdigest()
+def _number(z: complex):
+    """An int where the number is integral, else a float or a tagged complex; NaN equals nothing."""
+    if z != z:
+        raise NoNormalForm("NaN")
+    if z.imag == 0:
+        return int(z.real) if z.real.is_integer() else z.real
+    return (True, "complex", z.real + 0.0, z.imag + 0.0)  # -0.0 is 0.0
+
+
+class _Hidden(NoNormalForm):
+    """A type pickle does not write natively, met where the level check saw none."""
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles with no memo (sharing between parts does not show) and only pickle's natively written
+    exact built-in types: anything else would be written by reduction code of its own."""
+
+    def reducer_override(self, obj):
+        raise _Hidden(type(obj).__name__)
+
+
+def _pickle(x, file=None) -> bytes | None:
+    out = io.BytesIO() if file is None else file
+    pickler = _Pickler(out, protocol=5)
+    pickler.fast = True
+    pickler.dump(x)
+    return out.getvalue() if file is None else None
+
+
+class _Sha256:
+    """A file that hashes what is written to it: the pickle streams in frames, never whole."""
+
+    def __init__(self):
+        self.hash = hashlib.sha256()
+        self.write = self.hash.update
 
 
 def digest(x) -> str:
-    """Equal digests: equal values (under ==, NaN aside); ValueError for types without a normal form."""
-    h = hashlib.sha256()
-    _feed(h, x)
-    return h.hexdigest()
+    """Equal digests: equal values under == (NaN aside: it equals nothing), at C speed for values of
+    RIGID types; NoNormalForm for values it cannot stand for."""
+    for shortcut in (True, False):
+        sink = _Sha256()
+        try:
+            _pickle(_canonical(x, shortcut=shortcut), sink)
+            return sink.hash.hexdigest()
+        except _Hidden:  # a subclass the level check let through: fold the value without it
+            continue
+        except RecursionError:
+            raise NoNormalForm("value nested too deeply")
+    raise NoNormalForm("a subclass that pickles as its own type")
 
 
 # ---------------------------------------------------------------- the scorer's side

@@ -256,11 +256,63 @@ def _staging(sources) -> list[str]:
     return [*cmd, "--"]
 
 
+def _system_view() -> list[str]:
+    """bwrap options for the toolchain's part of the host: SYSTEM_PATHS and ETC_ENTRIES read-only, its own
+    /proc and /dev."""
+    cmd = []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            cmd += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            cmd += ["--ro-bind", path, path]
+    for name in ETC_ENTRIES:
+        if os.path.lexists(f"/etc/{name}"):
+            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return cmd + ["--proc", "/proc", "--dev", "/dev"]
+
+
+def _writable_area(workdir: Path, size: str, fd_of) -> list[str]:
+    """bwrap options for the two tmpfs of bounded size that are the whole writable area (the work
+    directory with /tmp, and /dev/shm), the work directory's starting contents copied in (each file
+    through a descriptor `fd_of` opens in the launcher)."""
+    if workdir.is_relative_to("/tmp"):
+        cmd = ["--size", size, "--perms", "1777", "--tmpfs", "/tmp", "--dir", str(workdir)]
+    else:
+        cmd = ["--size", size, "--tmpfs", str(workdir), "--symlink", str(workdir), "/tmp"]
+    cmd += ["--size", size, "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    for path in sorted(workdir.rglob("*")):
+        inside = str(path)
+        if path.is_symlink():
+            cmd += ["--symlink", os.readlink(path), inside]
+        elif path.is_dir():
+            cmd += ["--perms", "0755", "--dir", inside]
+        else:
+            cmd += ["--perms", f"{path.stat().st_mode & 0o755 | 0o600:o}", "--file", fd_of(path), inside]
+    return cmd
+
+
+def _read_only(workdir: Path, ro_binds, as_nobody: bool) -> tuple[list[str], list[Path], dict]:
+    """bwrap options binding the toolchains and `ro_binds` read-only (and a venv's symlinked prefix), the
+    bound paths, and the toolchains' environment. A bind nobody could not read is an error up front."""
+    for path in ro_binds if as_nobody else ():
+        if not path.stat().st_mode & (0o005 if path.is_dir() else 0o004):
+            raise ValueError(f"{path} (ro_binds) is not readable by the sandbox's uid {NOBODY}: make it readable "
+                             "by others, or put the files in the work directory")
+    tool_binds, tool_env = toolchains()
+    binds = [*tool_binds, *ro_binds]
+    cmd = []
+    for path in binds:
+        cmd += ["--ro-bind", str(path), str(path)]
+    for alias in {Path(sys.prefix), Path(sys.base_prefix)}:  # a venv reached through a symlink
+        if alias.resolve() != alias and not alias.is_relative_to(workdir):
+            cmd += ["--symlink", str(alias.resolve()), str(alias)]
+    return cmd, binds, tool_env
+
+
 def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]:
     """The launch command: a bash launcher (opens the work directory's files, joins the program's cgroups,
     sets rlimits), for a root scorer staging and setpriv to nobody, then bwrap in a user namespace."""
     as_nobody = os.geteuid() == 0
-    size = str(cfg["disk_mb"] * 2**20)
     fds, opens = itertools.count(10), []
 
     def fd_of(path: Path) -> str:
@@ -270,42 +322,10 @@ def _bwrap(argv, workdir: Path, ro_binds, env, cfg, cgroups, made) -> list[str]:
 
     cmd = ["bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
            "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-           "--hostname", "sandbox", "--clearenv"]
-    for path in SYSTEM_PATHS:
-        if os.path.islink(path):
-            cmd += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            cmd += ["--ro-bind", path, path]
-    for name in ETC_ENTRIES:
-        if os.path.lexists(f"/etc/{name}"):
-            cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev"]
-    # Two tmpfs of bounded size are the whole writable area: the work directory with /tmp, and /dev/shm.
-    if workdir.is_relative_to("/tmp"):
-        cmd += ["--size", size, "--perms", "1777", "--tmpfs", "/tmp", "--dir", str(workdir)]
-    else:
-        cmd += ["--size", size, "--tmpfs", str(workdir), "--symlink", str(workdir), "/tmp"]
-    cmd += ["--size", size, "--perms", "1777", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
-    for path in sorted(workdir.rglob("*")):  # the work directory's starting contents, copied in
-        inside = str(path)
-        if path.is_symlink():
-            cmd += ["--symlink", os.readlink(path), inside]
-        elif path.is_dir():
-            cmd += ["--perms", "0755", "--dir", inside]
-        else:
-            cmd += ["--perms", f"{path.stat().st_mode & 0o755 | 0o600:o}", "--file", fd_of(path), inside]
-    for path in ro_binds if as_nobody else ():
-        if not path.stat().st_mode & (0o005 if path.is_dir() else 0o004):
-            raise ValueError(f"{path} (ro_binds) is not readable by the sandbox's uid {NOBODY}: make it readable "
-                             "by others, or put the files in the work directory")
-    tool_binds, tool_env = toolchains()
-    binds = [*tool_binds, *ro_binds]
-    for path in binds:
-        cmd += ["--ro-bind", str(path), str(path)]
-    for alias in {Path(sys.prefix), Path(sys.base_prefix)}:  # a venv reached through a symlink
-        if alias.resolve() != alias and not alias.is_relative_to(workdir):
-            cmd += ["--symlink", str(alias.resolve()), str(alias)]
-    cmd += ["--remount-ro", "/", "--chdir", str(workdir)]
+           "--hostname", "sandbox", "--clearenv", *_system_view(),
+           *_writable_area(workdir, str(cfg["disk_mb"] * 2**20), fd_of)]
+    binds_cmd, binds, tool_env = _read_only(workdir, ro_binds, as_nobody)
+    cmd += [*binds_cmd, "--remount-ro", "/", "--chdir", str(workdir)]
     for key, value in {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", **tool_env, **env}.items():
         cmd += ["--setenv", key, str(value)]
     if not cgroups:  # weak: processes counted per user namespace, so the limit is set once inside it
