@@ -200,6 +200,7 @@ PRECISION_EVENT = {"event": "precision", "precision": "bf16", "param_dtype": "bf
 
 def make_report(root: Path, inputs: dict) -> Path:
     out = root / "results/report"
+    root.mkdir(parents=True, exist_ok=True)
     lock = root / "images.lock.yaml"  # as containers/build.sh writes it
     lock.write_text(f'data: {{"digest": "sha256:{"a" * 64}", "id": "sha256:{"b" * 64}", "tools": []}}\n')
     report.main(["--inputs", json.dumps(inputs),
