@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .budget import BATCH_CACHE_FILE
-from .generate import GenerationError, cached_answers, describe, fatal_error
+from .generate import GenerationError, describe, fatal_error, not_cached
 from .jsonl import dumps
 from .teacher_cache import ResponseCache, response_problem
 
@@ -193,10 +193,7 @@ class BatchTeacher:
 
 def ask(jobs, teacher: dict, cache: ResponseCache, runtime: dict, stats, chat=None):
     """Like generate.ask, through the Batch API; `chat(jobs, stats)` asks the chat API (retry: chat)."""
-    wanted = {job.key for job in jobs if job.key}
-    answers = cached_answers(cache, wanted, runtime.get("invalid_cache_entries", "rerequest"))
-    stats["cache_hits"] = len(answers)
-    todo = {job.key: job.request for job in jobs if job.key and job.key not in answers}
+    wanted, answers, todo = not_cached(jobs, cache, runtime, stats)
     log.info("%d requests: %d answered by the cache, %d for the Batch API", len(wanted), len(answers), len(todo))
     if not todo:
         return answers, set(), {}

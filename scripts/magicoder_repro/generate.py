@@ -149,12 +149,18 @@ def describe(e) -> str:
     return f"{type(e).__name__}: {e}{cause}"
 
 
-async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dict, stats: Counter):
-    """Send every request the cache cannot answer; return (answers, keys answered now, failures)."""
+def not_cached(jobs, cache: ResponseCache, runtime: dict, stats) -> tuple[set, dict, dict]:
+    """(keys wanted, answers the cache holds, requests still to send by key); counts the cache hits."""
     wanted = {job.key for job in jobs if job.key}
     answers = cached_answers(cache, wanted, runtime.get("invalid_cache_entries", "rerequest"))
     stats["cache_hits"] = len(answers)
     todo = {job.key: job.request for job in jobs if job.key and job.key not in answers}
+    return wanted, answers, todo
+
+
+async def ask(jobs: list[Job], teacher: dict, cache: ResponseCache, runtime: dict, stats: Counter):
+    """Send every request the cache cannot answer; return (answers, keys answered now, failures)."""
+    wanted, answers, todo = not_cached(jobs, cache, runtime, stats)
     log.info("%d requests: %d answered by the cache, %d to send", len(wanted), len(answers), len(todo))
     if not todo:
         return answers, set(), {}   # no key needed
