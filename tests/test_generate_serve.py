@@ -34,7 +34,7 @@ def served_model(tmp_path_factory):
     transformers_cli = Path(sys.executable).parent / "transformers"
     log = open(root / "serve.log", "w")
     proc = subprocess.Popen([str(transformers_cli), "serve", model_dir, "--device", "cpu", "--host", "127.0.0.1",
-                             "--port", str(port), "--continuous-batching"], env=server_env, stdout=log, stderr=log)
+                             "--port", str(port)], env=server_env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -122,3 +122,7 @@ def test_config_errors_are_clear(model):
     cmd = serve_teacher.server_command({"engine": "vllm", "model": "org/m", "gpus": 4, "extra_args": ["--seed", "0"]}, "m", 9000)
     assert Path(cmd[0]).name == "vllm" and cmd[1:3] == ["serve", "org/m"] and "--tensor-parallel-size" in cmd and cmd[-2:] == ["--seed", "0"]
     assert cmd[cmd.index("--served-model-name") + 1] == "m"
+    on_cpu = serve_teacher.server_command({"engine": "transformers", "model": model, "gpus": 0}, model, 8000)
+    on_gpu = serve_teacher.server_command({"engine": "transformers", "model": model, "gpus": 1}, model, 8000)
+    assert "--continuous-batching" not in on_cpu and on_cpu[on_cpu.index("--device") + 1] == "cpu"
+    assert "--continuous-batching" in on_gpu and on_gpu[on_gpu.index("--device") + 1] == "auto"

@@ -60,9 +60,10 @@ def server_command(serve: dict, served_name: str, port: int) -> list[str]:
         if served_name != model:
             raise ValueError(f"transformers serve answers only to the model path it serves: set teacher.model to "
                              f"{model!r} (it is {served_name!r})")
-        device = "auto" if serve.get("gpus", 0) else "cpu"
-        return [executable("transformers"), "serve", model, "--host", "127.0.0.1", "--port", str(port), "--device", device,
-                "--continuous-batching", *extra]
+        # Continuous batching on GPUs only: on a CPU its paged cache is sized from host memory, and the
+        # first request waits ~30 s for it (measured on a tiny model; minutes on a loaded machine).
+        batching = ["--device", "auto", "--continuous-batching"] if serve.get("gpus", 0) else ["--device", "cpu"]
+        return [executable("transformers"), "serve", model, "--host", "127.0.0.1", "--port", str(port), *batching, *extra]
     raise ValueError(f"teacher.serve.engine must be vllm or transformers, not {engine!r}")
 
 
