@@ -8,7 +8,7 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro import config_files, errors
+from magicoder_repro.core import config_files, errors
 
 errors.one_line_in_snakemake()  # the rule files' own errors in one line, as the stages print them
 
@@ -41,12 +41,12 @@ include: "rules/plus.smk"
 
 
 
-# Provenance of every output this run wrote (magicoder_repro.provenance), in results/provenance/,
+# Provenance of every output this run wrote (magicoder_repro.core.provenance), in results/provenance/,
 # and in the report if this run made it.
 # Not after --touch: a touched output was not made by its rule from those inputs.
 onsuccess:
     if not workflow.touch:
-        from magicoder_repro import provenance
+        from magicoder_repro.core import provenance
 
         provenance.write_records(
             [

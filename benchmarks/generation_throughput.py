@@ -23,7 +23,7 @@ from fault_server import FaultServer  # noqa: E402
 from test_generate import TEMPLATE, teacher_config, write_seeds  # noqa: E402
 
 from magicoder_repro.generate import generate  # noqa: E402
-from magicoder_repro.jsonl import read_jsonl  # noqa: E402
+from magicoder_repro.core.jsonl import read_jsonl  # noqa: E402
 from magicoder_repro.requests import build_request, load_template  # noqa: E402
 
 

@@ -11,8 +11,8 @@ import yaml
 from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro.errors import PipelineError  # reported in one line (errors.one_line_in_snakemake)
-from magicoder_repro.sources import is_local
+from magicoder_repro.core.errors import PipelineError  # reported in one line (errors.one_line_in_snakemake)
+from magicoder_repro.core.sources import is_local
 
 # Rules run `python -m magicoder_repro.<stage>`: the package is found through PYTHONPATH (also inside
 # containers, where the work tree is mounted) and `python` is this interpreter's when run from a venv.

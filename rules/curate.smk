@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.benchmark_strings import local_benchmark_files, relevant_settings
-from magicoder_repro.sources import local_inputs
+from magicoder_repro.core.sources import local_inputs
 
 DATA = f"{RESULTS}/data"
 DECONTAMINATION = relevant_settings(config["curation"]["decontamination"])

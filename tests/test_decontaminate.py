@@ -17,7 +17,7 @@ from magicoder_repro.decontaminate import (
     record_text,
     run,
 )
-from magicoder_repro.jsonl import CorruptRecord, read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"

@@ -7,7 +7,7 @@ import yaml
 from openai.types.chat import ChatCompletion
 
 from conftest import REPO
-from magicoder_repro.jsonl import read_jsonl
+from magicoder_repro.core.jsonl import read_jsonl
 from magicoder_repro.parse import parse_row
 from magicoder_repro.replay_pack import build_pack, parse_answers
 from magicoder_repro.requests import build_request, load_template, request_key

@@ -9,7 +9,7 @@ import pytest
 from eval_helpers import FIXTURES, HUMANEVAL, REPO, humaneval, mbpp
 from magicoder_repro import eval_benchmarks as eb
 from magicoder_repro import eval_score, sandbox
-from magicoder_repro.prompt_format import prompt as magicoder_prompt
+from magicoder_repro.core.prompt_format import prompt as magicoder_prompt
 
 
 def test_humaneval_prompt_is_magicoders():

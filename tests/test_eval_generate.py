@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import eval_generate, prompt_format, tiny_model
+from magicoder_repro import eval_generate, tiny_model
+
+from magicoder_repro.core import prompt_format
 
 REPO = Path(__file__).resolve().parents[1]
 HUMANEVAL = "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz"

@@ -7,7 +7,7 @@ import yaml
 
 from conftest import run_snakemake
 from magicoder_repro.evol import build, to_records
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 from magicoder_repro.sft_records import main as sft_main
 from magicoder_repro.sft_records import oss_instruction
 

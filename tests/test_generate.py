@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, completion_for, cycling_faults  # noqa: E402
 
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.teacher_cache import ResponseCache, read_answers
 

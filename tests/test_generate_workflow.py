@@ -15,7 +15,7 @@ from conftest import only_languages, run_snakemake
 sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, completion_for  # noqa: E402
 
-from magicoder_repro.jsonl import read_jsonl
+from magicoder_repro.core.jsonl import read_jsonl
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.teacher_cache import ResponseCache, read_answers
 

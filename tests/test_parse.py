@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 from magicoder_repro.parse import parse, split_answer
 
 

@@ -11,7 +11,7 @@ from magicoder_repro import near_dedup, semantic_decontaminate
 from magicoder_repro.benchmark_strings import humaneval_docstring, load_benchmark_strings
 from magicoder_repro.clean import dedup
 from magicoder_repro.decontaminate import decontaminate
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 from eval_helpers import humaneval_head
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from magicoder_repro import execution_filter
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 SANDBOX = {"runtime": "bwrap", "memory_mb": 1024}
 SETTINGS = {"tests": "solution", "languages": ["python"], "timeout_s": 5, "workers": 2, "keep_untested": False}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from magicoder_repro import serve_teacher, tiny_model
-from magicoder_repro.jsonl import read_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "scripts")}

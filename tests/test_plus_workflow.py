@@ -6,7 +6,7 @@ import re
 
 from conftest import run_snakemake
 
-from magicoder_repro.jsonl import read_jsonl
+from magicoder_repro.core.jsonl import read_jsonl
 
 PLUS = "results/data/plus"
 CHECKED = ["python", "cpp", "java", "php", "rust", "shell", "typescript"]

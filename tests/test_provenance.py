@@ -1,5 +1,5 @@
 """Provenance records of a real run of the data stages: one per output, written by the Snakefile's
-onsuccess handler (magicoder_repro.provenance); the outputs Snakemake lists come from `--summary`."""
+onsuccess handler (magicoder_repro.core.provenance); the outputs Snakemake lists come from `--summary`."""
 import hashlib
 import json
 from pathlib import Path

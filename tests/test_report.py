@@ -25,7 +25,7 @@ from magicoder_repro import execution_filter, near_dedup, report, semantic_decon
 from magicoder_repro.benchmark_strings import humaneval_docstring
 from magicoder_repro.clean import clean
 from magicoder_repro.decontaminate import decontaminate, summarise
-from magicoder_repro.jsonl import read_jsonl, write_json, write_jsonl
+from magicoder_repro.core.jsonl import read_jsonl, write_json, write_jsonl
 
 from conftest import REPO, only_languages, run_snakemake
 from eval_helpers import humaneval_head

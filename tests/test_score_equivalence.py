@@ -4,7 +4,7 @@ import pytest
 
 from eval_helpers import evalplus_cache  # noqa: F401
 from magicoder_repro import eval_score
-from magicoder_repro.jsonl import write_jsonl
+from magicoder_repro.core.jsonl import write_jsonl
 from verdict_samples import TASKS, honest_samples, pipeline, plain_evalplus, write_dataset
 
 pytestmark = pytest.mark.slow

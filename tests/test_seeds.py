@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, run_snakemake
-from magicoder_repro.jsonl import CorruptRecord, read_jsonl
+from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl
 from magicoder_repro.seeds import SeedError, make_seeds
 
 DOCS = [

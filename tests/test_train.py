@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from magicoder_repro.prompt_format import prompt
+from magicoder_repro.core.prompt_format import prompt
 from magicoder_repro.sft_data import IGNORE_INDEX, PaddedCollator, encode, encode_records, packed_collator
 from magicoder_repro.tiny_model import build, corpus_texts
 from magicoder_repro.train import check_batch, precision_policy, train

@@ -20,10 +20,10 @@ import os
 import time
 from pathlib import Path
 
-from .budget import BATCH_CACHE_FILE
-from .generate import GenerationError, describe, fatal_error, not_cached
-from .jsonl import dumps
-from .teacher_cache import ResponseCache, response_problem
+from magicoder_repro.budget import BATCH_CACHE_FILE
+from magicoder_repro.generate import GenerationError, describe, fatal_error, not_cached
+from magicoder_repro.core.jsonl import dumps
+from magicoder_repro.teacher_cache import ResponseCache, response_problem
 
 log = logging.getLogger("magicoder_repro.batch_teacher")
 

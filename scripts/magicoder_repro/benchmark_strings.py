@@ -8,9 +8,9 @@ paper presets and the offline tests read the same fields the same way.
 import hashlib
 from pathlib import Path
 
-from magicoder_repro.errors import PipelineError
-from magicoder_repro.jsonl import iter_jsonl
-from magicoder_repro.sources import is_local
+from magicoder_repro.core.errors import PipelineError
+from magicoder_repro.core.jsonl import iter_jsonl
+from magicoder_repro.core.sources import is_local
 
 
 class DatasetUnavailable(PipelineError, RuntimeError):
@@ -43,7 +43,7 @@ def load_table(spec: dict, what: str) -> list[dict]:
 
             return pq.read_table(path).to_pylist()
         return list(iter_jsonl(path))
-    from . import hub
+    from magicoder_repro.core import hub
 
     try:
         return list(hub.load_dataset(source, name=spec.get("name"), split=spec.get("split", "train")))

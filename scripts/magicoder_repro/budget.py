@@ -16,8 +16,8 @@ import math
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import PipelineError
-from .teacher_cache import read_answers
+from magicoder_repro.core.errors import PipelineError
+from magicoder_repro.teacher_cache import read_answers
 
 log = logging.getLogger("magicoder_repro.budget")
 

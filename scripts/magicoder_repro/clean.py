@@ -11,8 +11,8 @@ import random
 import sys
 from collections import Counter
 
-from magicoder_repro.jsonl import iter_jsonl, write_json, write_jsonl
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.core.errors import one_line_errors
 
 FIELDS = ("seed", "problem", "solution")
 

@@ -11,9 +11,9 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from magicoder_repro.errors import PipelineError
-from magicoder_repro.jsonl import parse_lines, read_jsonl
-from magicoder_repro.prompt_format import prompt as magicoder_prompt
+from magicoder_repro.core.errors import PipelineError
+from magicoder_repro.core.jsonl import parse_lines, read_jsonl
+from magicoder_repro.core.prompt_format import prompt as magicoder_prompt
 from magicoder_repro.sanitize import sanitize
 
 KINDS = ("humaneval", "mbpp", "multipl-e", "ds1000")
@@ -56,7 +56,7 @@ def read_hub_or_local(bench: dict) -> list[dict]:
     if source.endswith(".jsonl"):
         rows = read_jsonl(source if Path(source).exists() else REPO / source)
     else:
-        from . import hub
+        from magicoder_repro.core import hub
 
         rows = list(hub.load_dataset(source, name=bench.get("name"), split=bench.get("split", "test"),
                                      revision=bench.get("revision")))

@@ -17,9 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from magicoder_repro import eval_benchmarks, prompt_format
-from magicoder_repro.errors import one_line_errors
-from magicoder_repro.jsonl import dumps, write_jsonl
+from magicoder_repro import eval_benchmarks
+
+from magicoder_repro.core import prompt_format
+from magicoder_repro.core.errors import one_line_errors
+from magicoder_repro.core.jsonl import dumps, write_jsonl
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

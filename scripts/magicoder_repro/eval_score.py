@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from magicoder_repro import eval_benchmarks, evalplus_verdict, run_token, sandbox
-from magicoder_repro.errors import one_line_errors
-from magicoder_repro.jsonl import CorruptRecord, numbered_jsonl, write_json
+from magicoder_repro.core.errors import one_line_errors
+from magicoder_repro.core.jsonl import CorruptRecord, numbered_jsonl, write_json
 
 # EvalPlus 0.3.1 can never pass HumanEval/32 (find_zero): its special oracle `continue`s before the test
 # is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep

@@ -11,8 +11,8 @@ import sys
 
 from magicoder_repro.benchmark_strings import load_benchmark_strings, load_table
 from magicoder_repro.decontaminate import decontaminate, summarise
-from magicoder_repro.jsonl import write_json, write_jsonl
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import write_json, write_jsonl
+from magicoder_repro.core.errors import one_line_errors
 
 COLUMNS = ["instruction", "response"]
 

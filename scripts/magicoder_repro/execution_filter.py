@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from magicoder_repro import run_token, sandbox
-from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.core.errors import one_line_errors
 
 FENCE = re.compile(r"```[ \t]*(\w*)[^\n]*\n(.*?)```", re.DOTALL)
 EXAMPLES = 5

@@ -24,10 +24,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from .errors import PipelineError, one_line_errors
-from .jsonl import read_jsonl, write_json, write_jsonl
-from .requests import build_request, load_template, request_key
-from .teacher_cache import ResponseCache, read_answers, response_problem
+from magicoder_repro.core.errors import PipelineError, one_line_errors
+from magicoder_repro.core.jsonl import read_jsonl, write_json, write_jsonl
+from magicoder_repro.requests import build_request, load_template, request_key
+from magicoder_repro.teacher_cache import ResponseCache, read_answers, response_problem
 
 log = logging.getLogger("magicoder_repro.generate")
 
@@ -323,7 +323,7 @@ def answer(jobs: list[Job], teacher: dict, cache_dir, runtime: dict) -> tuple[di
     if teacher["backend"] == "replay":
         answers = replay(jobs, teacher.get("replay_file"))
     else:
-        from . import batch_teacher, budget
+        from magicoder_repro import batch_teacher, budget
 
         cache = ResponseCache(cache_dir)
 

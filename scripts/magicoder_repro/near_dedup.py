@@ -16,8 +16,8 @@ from collections import Counter
 
 from datasketch import MinHash, MinHashLSH
 
-from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.core.errors import one_line_errors
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 EXAMPLES = 10

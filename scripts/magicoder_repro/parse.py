@@ -9,8 +9,8 @@ part is empty. Dropped answers are counted per reason, so a change of teacher or
 import argparse
 from collections import Counter
 
-from .jsonl import iter_jsonl, write_json, write_jsonl
-from .errors import one_line_errors
+from magicoder_repro.core.jsonl import iter_jsonl, write_json, write_jsonl
+from magicoder_repro.core.errors import one_line_errors
 
 PROBLEM_MARKER = "[problem description]"
 SOLUTION_MARKER = "[solution]"

@@ -14,10 +14,10 @@ import json
 import logging
 from pathlib import Path
 
-from . import budget, generate, teacher_tests
-from .errors import one_line_errors
-from .jsonl import read_jsonl, write_json
-from .requests import load_template
+from magicoder_repro import budget, generate, teacher_tests
+from magicoder_repro.core.errors import one_line_errors
+from magicoder_repro.core.jsonl import read_jsonl, write_json
+from magicoder_repro.requests import load_template
 
 # Measured on one H200 (BENCHMARKS.md); tokens/s of train.py's own log, by architecture and recipe.
 TRAIN_TOKENS_PER_S = {

@@ -26,12 +26,12 @@ from pathlib import Path
 import yaml
 from openai.types.chat import ChatCompletion
 
-from magicoder_repro.jsonl import iter_jsonl, write_jsonl
+from magicoder_repro.core.jsonl import iter_jsonl, write_jsonl
 from magicoder_repro.parse import parse_row
 from magicoder_repro.requests import build_request, load_template, request_key
 from magicoder_repro.seeds import make_seeds
 from magicoder_repro.teacher_tests import request_for_tests
-from magicoder_repro.errors import PipelineError, one_line_errors
+from magicoder_repro.core.errors import PipelineError, one_line_errors
 
 log = logging.getLogger("replay_pack")
 

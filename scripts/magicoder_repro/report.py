@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen before
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from magicoder_repro.jsonl import atomic_path, iter_jsonl, write_json  # noqa: E402
-from magicoder_repro.provenance import PACKAGES as provenance_packages, code_version, package_versions  # noqa: E402
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import atomic_path, iter_jsonl, write_json  # noqa: E402
+from magicoder_repro.core.provenance import PACKAGES as provenance_packages, code_version, package_versions  # noqa: E402
+from magicoder_repro.core.errors import one_line_errors
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 # "execution-checked" and "for SFT" only when the stages beyond the paper run (rules/plus.smk).

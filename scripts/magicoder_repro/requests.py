@@ -9,7 +9,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .jsonl import dumps
+from magicoder_repro.core.jsonl import dumps
 
 FIELD = re.compile(r"\{(\w+)\}")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from datasets import Dataset, IterableDataset, ReadInstruction, load_dataset
 
-from magicoder_repro import hub
-from magicoder_repro.jsonl import iter_jsonl, write_jsonl
-from magicoder_repro.sources import is_local, local_files
-from magicoder_repro.errors import PipelineError, one_line_errors
+from magicoder_repro.core import hub
+from magicoder_repro.core.jsonl import iter_jsonl, write_jsonl
+from magicoder_repro.core.sources import is_local, local_files
+from magicoder_repro.core.errors import PipelineError, one_line_errors
 
 log = logging.getLogger("seeds")
 

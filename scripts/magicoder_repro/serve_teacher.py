@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.errors import one_line_errors
 
 LOG_TAIL_LINES = 40
 STOP_GRACE_S = 15

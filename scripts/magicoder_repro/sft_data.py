@@ -14,8 +14,8 @@ import inspect
 
 import torch
 
-from .jsonl import iter_jsonl
-from .prompt_format import prompt
+from magicoder_repro.core.jsonl import iter_jsonl
+from magicoder_repro.core.prompt_format import prompt
 
 IGNORE_INDEX = -100
 

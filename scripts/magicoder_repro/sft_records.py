@@ -7,8 +7,8 @@ instruction and response as they are. Provenance fields (`lang`, `index`) ride a
 """
 import argparse
 
-from magicoder_repro.jsonl import iter_jsonl, write_jsonl
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.jsonl import iter_jsonl, write_jsonl
+from magicoder_repro.core.errors import one_line_errors
 
 
 def oss_instruction(template: str, problem: str) -> str:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from .jsonl import dumps
+from magicoder_repro.core.jsonl import dumps
 
 
 class Unusable(NamedTuple):

@@ -6,10 +6,10 @@ record's language. How that program will meet the solution (appended to it, or r
 script) is the language's `harness` in execution_filter.py, so the prompt says what the filter does.
 Requests go through generate.py: the same backends (openai, replay), response cache, retries, ledger.
 """
-from .execution_filter import LANGUAGES
-from .generate import Job, command_line
-from .requests import chat_request, render_prompt, request_key
-from .errors import one_line_errors
+from magicoder_repro.execution_filter import LANGUAGES
+from magicoder_repro.generate import Job, command_line
+from magicoder_repro.requests import chat_request, render_prompt, request_key
+from magicoder_repro.core.errors import one_line_errors
 
 
 def request_for_tests(record: dict, teacher: dict, template: str) -> dict | None:

@@ -7,7 +7,7 @@ from a small Llama config and a byte-level BPE tokenizer trained on local code g
 import argparse
 import json
 from pathlib import Path
-from magicoder_repro.errors import one_line_errors
+from magicoder_repro.core.errors import one_line_errors
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}{{ bos_token if loop.first else '' }}"

@@ -1,6 +1,6 @@
 """Hugging Face Hub models and data sets for compute nodes without internet (rules/stage_in.smk).
 
-The stage-in rule runs `python -m magicoder_repro.hub` on the submit host: `snapshot_download` puts one
+The stage-in rule runs `python -m magicoder_repro.core.hub` on the submit host: `snapshot_download` puts one
 repository (a model, or a data set's files, optionally one `data_dir`) into the Hub cache that every
 job shares (HF_HUB_CACHE) and writes a manifest of what it fetched. Compute jobs then run offline
 (HF_HUB_OFFLINE=1): transformers, sentence-transformers and vLLM find Hub model ids in that cache by
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from huggingface_hub.errors import HfHubHTTPError
 
-from .errors import one_line_errors
+from magicoder_repro.core.errors import one_line_errors
 
 
 def data_dir_files(data_dir: str | None) -> list[str] | None:

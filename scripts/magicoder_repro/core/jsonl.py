@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 
-from .errors import PipelineError
+from magicoder_repro.core.errors import PipelineError
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -4,14 +4,14 @@ Snakemake reports a broken YAML file as "Config file is not valid JSON or YAML",
 file nor the line; this names both (`file:line:column: what is wrong`), in one line, before any job
 runs. `make run` calls it on the files it passes. The Snakefile then checks the merged config against
 the schema (`validate`), whose error names the key in one line.
-  python -m magicoder_repro.config_files config.yaml overlay.yaml
+  python -m magicoder_repro.core.config_files config.yaml overlay.yaml
 """
 import os
 import sys
 
 import yaml
 
-from .errors import PipelineError, debugging, one_line_errors
+from magicoder_repro.core.errors import PipelineError, debugging, one_line_errors
 
 
 def check(path) -> None:
