@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from magicoder_repro.benchmark_strings import load_benchmark_strings  # noqa: E402
-from magicoder_repro.decontaminate import decontaminate, naive_match, record_text  # noqa: E402
+from magicoder_repro.data.benchmark_strings import load_benchmark_strings  # noqa: E402
+from magicoder_repro.data.decontaminate import decontaminate, naive_match, record_text  # noqa: E402
 
 COLUMNS = ["problem", "solution"]
 PROSE = (

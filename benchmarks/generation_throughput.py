@@ -3,7 +3,7 @@
 Both talk to the same local OpenAI-compatible server (tests/fault_server.py, in its own process) that
 answers every request after a fixed latency, standing in for a remote API whose latency dominates.
 The original loop is a synchronous `openai.OpenAI` client asking once per seed; the pipeline is
-`magicoder_repro.generate` (async client, `--concurrency` in flight, every answer fsynced to the cache).
+`magicoder_repro.data.generate` (async client, `--concurrency` in flight, every answer fsynced to the cache).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/generation_throughput.py
 """
@@ -22,9 +22,9 @@ sys.path[:0] = [str(REPO / "scripts"), str(REPO / "tests")]
 from fault_server import FaultServer  # noqa: E402
 from test_generate import TEMPLATE, teacher_config, write_seeds  # noqa: E402
 
-from magicoder_repro.generate import generate  # noqa: E402
+from magicoder_repro.data.generate import generate  # noqa: E402
 from magicoder_repro.core.jsonl import read_jsonl  # noqa: E402
-from magicoder_repro.requests import build_request, load_template  # noqa: E402
+from magicoder_repro.data.requests import build_request, load_template  # noqa: E402
 
 
 def serve(latency_s, port_queue):

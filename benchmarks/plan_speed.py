@@ -22,10 +22,10 @@ from fault_server import completion_for  # noqa: E402
 from test_generate import TEMPLATE, teacher_config  # noqa: E402
 from test_plan_budget import plan_cmd  # noqa: E402
 
-from magicoder_repro import budget  # noqa: E402  # noqa: E402
+from magicoder_repro.data import budget  # noqa: E402  # noqa: E402
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl  # noqa: E402
-from magicoder_repro.requests import build_request, load_template, request_key  # noqa: E402
-from magicoder_repro.teacher_cache import ResponseCache  # noqa: E402
+from magicoder_repro.data.requests import build_request, load_template, request_key  # noqa: E402
+from magicoder_repro.data.teacher_cache import ResponseCache  # noqa: E402
 
 
 def main():

@@ -1,7 +1,7 @@
 """Time for the generate job to stop on an error no retry can fix, and the requests it sent first.
 
 400 seeds (the issue's case: before, an unreachable base_url took ~180 s and a 401 sent all 400), the
-job as its rule runs it (`python -m magicoder_repro.generate`, a fresh process: the figure includes
+job as its rule runs it (`python -m magicoder_repro.data.generate`, a fresh process: the figure includes
 Python's start and imports), default runtime knobs (64 in flight, 8 retries, 300 s timeout). Faults
 from tests/fault_server.py; `refused` is a closed loopback port. A black-holed address fails the preflight at
 its 5 s connect timeout (generate.CONNECT_TIMEOUT_S); this machine's network answers for any outside

@@ -373,7 +373,7 @@ def check_teacher_budget():
         return
     if str(Path(workflow.basedir) / "scripts") not in sys.path:
         sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-    from magicoder_repro import budget
+    from magicoder_repro.data import budget
 
     spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))
     if spent > teacher["budget_usd"]:

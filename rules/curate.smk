@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro.benchmark_strings import local_benchmark_files, relevant_settings
+from magicoder_repro.data.benchmark_strings import local_benchmark_files, relevant_settings
 from magicoder_repro.core.sources import local_inputs
 
 DATA = f"{RESULTS}/data"
@@ -38,7 +38,7 @@ rule clean:
     resources:
         **docker_shell("clean", "data"),
     shell:
-        "python -m magicoder_repro.clean --inputs {input:q} --shuffle-seed {params.shuffle_seed} "
+        "python -m magicoder_repro.data.clean --inputs {input:q} --shuffle-seed {params.shuffle_seed} "
         "--output {output.data:q} --stats {output.stats:q} 2> {log:q}"
 
 
@@ -65,7 +65,7 @@ rule decontaminate:
     resources:
         **docker_shell("decontaminate", "data"),
     shell:
-        "python -m magicoder_repro.decontaminate --input {input.data:q} --columns problem solution "
+        "python -m magicoder_repro.data.decontaminate --input {input.data:q} --columns problem solution "
         "--settings {params.settings:q} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"
 
@@ -92,7 +92,7 @@ rule evol_instruct:
     resources:
         **docker_shell("evol_instruct", "data"),
     shell:
-        "python -m magicoder_repro.evol --evol {params.evol:q} --decontamination {params.decontamination:q} "
+        "python -m magicoder_repro.data.evol --evol {params.evol:q} --decontamination {params.decontamination:q} "
         "--output {output.data:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
 
 
@@ -114,7 +114,7 @@ rule sft_stage1:
     resources:
         **docker_shell("sft_stage1", "data"),
     shell:
-        "python -m magicoder_repro.sft_records --stage 1 --input {input:q} --output {output:q} "
+        "python -m magicoder_repro.data.sft_records --stage 1 --input {input:q} --output {output:q} "
         "--oss-instruction {params.oss_instruction:q} 2> {log:q}"
 
 
@@ -134,4 +134,4 @@ rule sft_stage2:
     resources:
         **docker_shell("sft_stage2", "data"),
     shell:
-        "python -m magicoder_repro.sft_records --stage 2 --input {input:q} --output {output:q} 2> {log:q}"
+        "python -m magicoder_repro.data.sft_records --stage 2 --input {input:q} --output {output:q} 2> {log:q}"

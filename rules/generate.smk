@@ -30,7 +30,7 @@ rule generate:
         **gpu_resources("generate", teacher_serve_gpus()),
         **docker_shell("generate", "data", gpus=teacher_serve_gpus(), network=LIVE_TEACHER),
     shell:
-        "{params.serve}python -m magicoder_repro.generate --seeds {input.seeds:q} --template {input.template:q} "
+        "{params.serve}python -m magicoder_repro.data.generate --seeds {input.seeds:q} --template {input.template:q} "
         "--teacher {params.teacher:q} {resources.teacher_client} "
         "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
 
@@ -54,5 +54,5 @@ rule parse:
     resources:
         **docker_shell("parse", "data"),
     shell:
-        "python -m magicoder_repro.parse --responses {input:q} --records {output.records:q} "
+        "python -m magicoder_repro.data.parse --responses {input:q} --records {output.records:q} "
         "--stats {output.stats:q} > {log:q} 2>&1"

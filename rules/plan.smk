@@ -1,4 +1,4 @@
-# `make plan`: what this config's run will cost before it pays, sending nothing (magicoder_repro.plan):
+# `make plan`: what this config's run will cost before it pays, sending nothing (magicoder_repro.data.plan):
 # teacher requests the cache lacks, their tokens and price per stage, and GPU-hours estimated from the
 # project's measured throughput. Run on demand (`snakemake plan --forcerun plan`), never by `all`.
 # Here too, for every run: teacher.budget_usd below what the response cache already cost stops it at once.
@@ -23,5 +23,5 @@ rule plan:
         container_image("plan", "data")
     localrule: True
     shell:
-        "python -m magicoder_repro.plan --config {params.settings:q} --seeds {input.seeds:q} --cache {params.cache:q} "
+        "python -m magicoder_repro.data.plan --config {params.settings:q} --seeds {input.seeds:q} --cache {params.cache:q} "
         "--results {params.results:q} --text {output.text:q} --summary {output.summary:q} 2> {log:q} && cat {output.text:q}"

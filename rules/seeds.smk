@@ -32,5 +32,5 @@ rule seeds:
     wildcard_constraints:
         lang="|".join(map(re.escape, config["seeds"]["sources"])),
     shell:
-        "python -m magicoder_repro.seeds --lang {wildcards.lang:q} --settings {params.settings:q} "
+        "python -m magicoder_repro.data.seeds --lang {wildcards.lang:q} --settings {params.settings:q} "
         "--output {output:q} 2> {log:q}"

@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from magicoder_repro.requests import request_key
+from magicoder_repro.data.requests import request_key
 
 FATAL = {
     "401": b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}',

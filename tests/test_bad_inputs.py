@@ -90,7 +90,7 @@ def test_benchmark_files_config_overlays_and_replay_files_name_the_broken_line(t
                             REPO / "prompts/oss_instruct.txt", "--cache", tmp_path / "cache", "--replay-file", replay,
                             "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "generate")
     assert "have no recorded answer" in line   # that line answers another request: not in the way
-    from magicoder_repro.requests import build_request, request_key
+    from magicoder_repro.data.requests import build_request, request_key
 
     request = build_request("x = 1\n", 0, teacher, (REPO / "prompts/oss_instruct.txt").read_text())
     replay.write_text(json.dumps({"key": request_key(request), "request": request, "response": {"choices": []}}) + "\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, completion_for
 from magicoder_repro.core.jsonl import read_jsonl
-from magicoder_repro.requests import build_request, load_template, request_key
+from magicoder_repro.data.requests import build_request, load_template, request_key
 from openai.types.chat import ChatCompletion
 from test_generate import TEMPLATE, env, generate_cmd, run, teacher_config, write_seeds
 

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from magicoder_repro.clean import clean, dedup, main
+from magicoder_repro.data.clean import clean, dedup, main
 from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl, write_jsonl
 
 

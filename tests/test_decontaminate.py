@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro.benchmark_strings import DatasetUnavailable, load_benchmark_strings
-from magicoder_repro.decontaminate import (
+from magicoder_repro.data.benchmark_strings import DatasetUnavailable, load_benchmark_strings
+from magicoder_repro.data.decontaminate import (
     NgramMatcher,
     SubstringMatcher,
     decontaminate,
@@ -120,7 +120,7 @@ def test_unloadable_benchmark_not_skipped_is_an_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "scripts")}
     unreachable = settings(skip=["apps"])
     unreachable["benchmarks"]["gsm8k"] = {"dataset": "magicoder-repro-tests/no-such-gsm8k", "split": "test"}  # never cached
-    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.decontaminate", *args, "--settings", json.dumps(unreachable)],
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.data.decontaminate", *args, "--settings", json.dumps(unreachable)],
                           env=env, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "curation.decontamination.benchmarks.gsm8k" in proc.stderr and "no-such-gsm8k" in proc.stderr

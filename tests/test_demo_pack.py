@@ -8,10 +8,10 @@ from openai.types.chat import ChatCompletion
 
 from conftest import REPO
 from magicoder_repro.core.jsonl import read_jsonl
-from magicoder_repro.parse import parse_row
-from magicoder_repro.replay_pack import build_pack, parse_answers
-from magicoder_repro.requests import build_request, load_template, request_key
-from magicoder_repro.seeds import make_seeds
+from magicoder_repro.data.parse import parse_row
+from magicoder_repro.data.replay_pack import build_pack, parse_answers
+from magicoder_repro.data.requests import build_request, load_template, request_key
+from magicoder_repro.data.seeds import make_seeds
 from magicoder_repro.teacher_tests import request_for_tests
 
 DEMO = REPO / "data" / "demo"

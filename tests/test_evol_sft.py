@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from conftest import run_snakemake
-from magicoder_repro.evol import build, to_records
+from magicoder_repro.data.evol import build, to_records
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
-from magicoder_repro.sft_records import main as sft_main
-from magicoder_repro.sft_records import oss_instruction
+from magicoder_repro.data.sft_records import main as sft_main
+from magicoder_repro.data.sft_records import oss_instruction
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "Write a solution to the following coding problem:\n{problem}"

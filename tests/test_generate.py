@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, completion_for, cycling_faults  # noqa: E402
 
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
-from magicoder_repro.requests import build_request, load_template, request_key
-from magicoder_repro.teacher_cache import ResponseCache, read_answers
+from magicoder_repro.data.requests import build_request, load_template, request_key
+from magicoder_repro.data.teacher_cache import ResponseCache, read_answers
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "prompts" / "oss_instruct.txt"
@@ -43,7 +43,7 @@ def write_seeds(path: Path, n: int, lang="python") -> Path:
 
 def generate_cmd(tmp: Path, seeds: Path, teacher: dict, out: str, concurrency=8, timeout_s=1.0, max_retries=4,
                  template=TEMPLATE):
-    return [sys.executable, "-m", "magicoder_repro.generate", "--seeds", str(seeds), "--teacher", json.dumps(teacher),
+    return [sys.executable, "-m", "magicoder_repro.data.generate", "--seeds", str(seeds), "--teacher", json.dumps(teacher),
             "--template", str(template), "--cache", str(tmp / "cache" / "teacher"),
             "--responses", str(tmp / f"{out}.responses.jsonl"), "--ledger", str(tmp / f"{out}.ledger.json"),
             "--concurrency", str(concurrency), "--max-retries", str(max_retries), "--timeout-s", str(timeout_s)]

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, completion_for  # noqa: E402
 
 from magicoder_repro.core.jsonl import read_jsonl
-from magicoder_repro.requests import build_request, load_template, request_key
-from magicoder_repro.teacher_cache import ResponseCache, read_answers
+from magicoder_repro.data.requests import build_request, load_template, request_key
+from magicoder_repro.data.teacher_cache import ResponseCache, read_answers
 
 
 def test_replay_through_snakemake_and_rerun_triggers(workdir):

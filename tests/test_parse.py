@@ -4,7 +4,7 @@ import json
 import pytest
 
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
-from magicoder_repro.parse import parse, split_answer
+from magicoder_repro.data.parse import parse, split_answer
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,4 +1,4 @@
-"""The price before paying (magicoder_repro.plan, rule plan) and teacher.budget_usd, against real
+"""The price before paying (magicoder_repro.data.plan, rule plan) and teacher.budget_usd, against real
 generation runs on the local fault server (tests/fault_server.py) and a real Snakemake run."""
 import json
 import subprocess
@@ -10,8 +10,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import run_snakemake
 from fault_server import FaultServer
-from magicoder_repro import budget
-from magicoder_repro.teacher_cache import read_answers
+from magicoder_repro.data import budget
+from magicoder_repro.data.teacher_cache import read_answers
 from test_generate import env, generate_cmd, run, teacher_config, write_seeds
 
 OFFLINE_TIKTOKEN = {"TIKTOKEN_CACHE_DIR": "/nonexistent/tiktoken-cache"}   # no encoding file: estimates
@@ -22,7 +22,7 @@ def plan_cmd(tmp: Path, seeds: Path, teacher: dict) -> list[str]:
               "train": {"base_model": "deepseek-ai/deepseek-coder-6.7b-base", "packing": False,
                         "stages": {"stage1": {"epochs": 2}, "stage2": {"epochs": 2}}},
               "evaluation": {"models": {"stage2": {"path": "stage2"}}, "benchmarks": {"humaneval": {"kind": "humaneval", "limit": 82}}}}
-    return [sys.executable, "-m", "magicoder_repro.plan", "--config", json.dumps(config), "--seeds", str(seeds),
+    return [sys.executable, "-m", "magicoder_repro.data.plan", "--config", json.dumps(config), "--seeds", str(seeds),
             "--cache", str(tmp / "cache" / "teacher"), "--results", str(tmp / "results"),
             "--text", str(tmp / "plan.txt"), "--summary", str(tmp / "plan.json")]
 

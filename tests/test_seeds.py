@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO, run_snakemake
 from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl
-from magicoder_repro.seeds import SeedError, make_seeds
+from magicoder_repro.data.seeds import SeedError, make_seeds
 
 DOCS = [
     "import os\nprint(os.getcwd())\n",
@@ -158,7 +158,7 @@ def test_unreachable_hub_dataset_is_a_clear_error(tmp_path, streaming):
     """The presets' path (a gated Hub dataset) without access: the run stops and says what to do."""
     source = {"dataset": "bigcode/starcoderdata", "data_dir": "python", "split": "train[:150000]",
               "streaming": streaming, "count": 5}
-    cmd = [sys.executable, "-m", "magicoder_repro.seeds", "--lang", "python", "--output", str(tmp_path / "s.jsonl"),
+    cmd = [sys.executable, "-m", "magicoder_repro.data.seeds", "--lang", "python", "--output", str(tmp_path / "s.jsonl"),
            "--settings", json.dumps({**settings("", 5), "source": source})]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO / "scripts")}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

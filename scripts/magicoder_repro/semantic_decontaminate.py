@@ -27,7 +27,7 @@ from collections import Counter
 
 import numpy as np
 
-from magicoder_repro.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
+from magicoder_repro.data.benchmark_strings import ds1000_prompt, field, humaneval_docstring, load_table, question_strings
 from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 from magicoder_repro.core.errors import one_line_errors
 
@@ -236,7 +236,7 @@ def run(input_path, settings: dict, benchmarks: dict, skip: list[str], substring
 
     # For the report: what word n-grams find in the same records (all of which passed substring matching),
     # and how much of the substring stage's removals the embeddings would have caught as well.
-    from magicoder_repro.decontaminate import NgramMatcher, record_text  # here: the search needs no automaton
+    from magicoder_repro.data.decontaminate import NgramMatcher, record_text  # here: the search needs no automaton
     strings = {}
     for name, _, text in problems:
         strings.setdefault(name, []).append(text)

@@ -16,7 +16,7 @@ import sys
 
 import ahocorasick_rs
 
-from magicoder_repro.benchmark_strings import load_benchmark_strings
+from magicoder_repro.data.benchmark_strings import load_benchmark_strings
 from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 from magicoder_repro.core.errors import one_line_errors
 

@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
-from magicoder_repro.benchmark_strings import load_benchmark_strings, load_table
-from magicoder_repro.decontaminate import decontaminate, summarise
+from magicoder_repro.data.benchmark_strings import load_benchmark_strings, load_table
+from magicoder_repro.data.decontaminate import decontaminate, summarise
 from magicoder_repro.core.jsonl import write_json, write_jsonl
 from magicoder_repro.core.errors import one_line_errors
 

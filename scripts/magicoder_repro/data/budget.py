@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from magicoder_repro.core.errors import PipelineError
-from magicoder_repro.teacher_cache import read_answers
+from magicoder_repro.data.teacher_cache import read_answers
 
-log = logging.getLogger("magicoder_repro.budget")
+log = logging.getLogger("magicoder_repro.data.budget")
 
 BATCH_CACHE_FILE = "batch.jsonl"   # answers bought through the Batch API (batch_teacher.py)
 CHARS_PER_TOKEN = 3                # the estimate without a tokenizer: code runs 3-4 characters a token

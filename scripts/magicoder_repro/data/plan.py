@@ -14,10 +14,12 @@ import json
 import logging
 from pathlib import Path
 
-from magicoder_repro import budget, generate, teacher_tests
+from magicoder_repro import teacher_tests
+
+from magicoder_repro.data import budget, generate
 from magicoder_repro.core.errors import one_line_errors
 from magicoder_repro.core.jsonl import read_jsonl, write_json
-from magicoder_repro.requests import load_template
+from magicoder_repro.data.requests import load_template
 
 # Measured on one H200 (BENCHMARKS.md); tokens/s of train.py's own log, by architecture and recipe.
 TRAIN_TOKENS_PER_S = {
@@ -35,7 +37,7 @@ SFT_TOKENS_ASSUMED = 500   # tokens a training record where none exists yet (BEN
 TEMPLATE_TOKENS = 60       # the instruction template around a record (same source)
 EVOL_RECORDS_HUB = 110000  # ise-uiuc/Magicoder-Evol-Instruct-110K, when only its Hub id is configured
 
-log = logging.getLogger("magicoder_repro.plan")
+log = logging.getLogger("magicoder_repro.data.plan")
 
 
 def expected_output(answers: dict[str, dict], keys: set[str], max_tokens: int) -> tuple[float, str]:

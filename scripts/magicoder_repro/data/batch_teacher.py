@@ -20,12 +20,12 @@ import os
 import time
 from pathlib import Path
 
-from magicoder_repro.budget import BATCH_CACHE_FILE
-from magicoder_repro.generate import GenerationError, describe, fatal_error, not_cached
+from magicoder_repro.data.budget import BATCH_CACHE_FILE
+from magicoder_repro.data.generate import GenerationError, describe, fatal_error, not_cached
 from magicoder_repro.core.jsonl import dumps
-from magicoder_repro.teacher_cache import ResponseCache, response_problem
+from magicoder_repro.data.teacher_cache import ResponseCache, response_problem
 
-log = logging.getLogger("magicoder_repro.batch_teacher")
+log = logging.getLogger("magicoder_repro.data.batch_teacher")
 
 ENDPOINT = "/v1/chat/completions"
 ENDED = {"completed", "expired", "failed", "cancelled"}

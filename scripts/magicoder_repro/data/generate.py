@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from magicoder_repro.core.errors import PipelineError, one_line_errors
 from magicoder_repro.core.jsonl import read_jsonl, write_json, write_jsonl
-from magicoder_repro.requests import build_request, load_template, request_key
-from magicoder_repro.teacher_cache import ResponseCache, read_answers, response_problem
+from magicoder_repro.data.requests import build_request, load_template, request_key
+from magicoder_repro.data.teacher_cache import ResponseCache, read_answers, response_problem
 
-log = logging.getLogger("magicoder_repro.generate")
+log = logging.getLogger("magicoder_repro.data.generate")
 
 SEED_FIELDS = ("lang", "index", "raw_index", "seed")
 CONNECT_TIMEOUT_S = 5.0   # an unreachable base_url fails the preflight within this
@@ -323,7 +323,7 @@ def answer(jobs: list[Job], teacher: dict, cache_dir, runtime: dict) -> tuple[di
     if teacher["backend"] == "replay":
         answers = replay(jobs, teacher.get("replay_file"))
     else:
-        from magicoder_repro import batch_teacher, budget
+        from magicoder_repro.data import batch_teacher, budget
 
         cache = ResponseCache(cache_dir)
 

