@@ -37,7 +37,7 @@ def build_checkpoint(out: Path, layers: int, hidden: int, device: str) -> dict:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from magicoder_repro import tiny_model
+    from magicoder_repro.train import tiny_model
 
     tok = tiny_model.train_tokenizer(tiny_model.corpus_texts(sorted((REPO / "data/demo/corpus").glob("*.jsonl"))), 32000)
     cfg = LlamaConfig(hidden_size=hidden, intermediate_size=hidden * 11008 // 4096, num_hidden_layers=layers,

@@ -28,7 +28,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from magicoder_repro.tiny_model import corpus_texts, train_tokenizer  # noqa: E402
+from magicoder_repro.train.tiny_model import corpus_texts, train_tokenizer  # noqa: E402
 
 # Defaults under the caller's environment. TORCH_DISTRIBUTED_DEBUG=DETAIL (collectives checked across
 # ranks) segfaulted DDP's construction on CPU with torch 2.13, so INFO; a caller may still ask for DETAIL.

@@ -19,7 +19,7 @@ rule tiny_base_model:
     resources:
         **docker_shell("tiny_base_model", "train"),
     shell:
-        "python -m magicoder_repro.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
+        "python -m magicoder_repro.train.tiny_model --corpus {input:q} --out {output:q} --params {params.model:q} > {log:q} 2>&1"
 
 
 # Several nodes: scripts/launch_train.sh starts the ranks with one srun from the batch step, in the image.

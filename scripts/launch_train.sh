@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start magicoder_repro.train with one process per GPU, or CPU_PROCESSES processes where GPUS_PER_NODE is 0.
+# Start magicoder_repro.train.train with one process per GPU, or CPU_PROCESSES processes where GPUS_PER_NODE is 0.
 #   launch_train.sh GPUS_PER_NODE NODES fsdp|ddp|deepspeed CPU_PROCESSES TRAIN ARGS...
 # 1 process: plain python. One node, several processes: `accelerate launch` with the repo's FSDP, DDP or
 # DeepSpeed config. On SLURM (rules/train.smk: the executor plugin's task model submits NODES x
@@ -23,7 +23,7 @@ trap '' USR1  # inherited as ignored by the launchers; the ranks install their o
 # fragmenting (6.7B at 32 records a micro-batch peaks at ~104 GiB of an H200's 140; BENCHMARKS.md).
 export PYTORCH_CUDA_ALLOC_CONF=${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}
 if (( world == 1 )); then
-    exec python -m magicoder_repro.train "$@"
+    exec python -m magicoder_repro.train.train "$@"
 fi
 if [[ -n "${SLURM_JOB_ID:-}" && -z "${SLURM_PROCID:-}" ]]; then
     # The batch step (the plugin passes the job's id on, not its task variables): start the ranks. The
@@ -58,12 +58,12 @@ if [[ -n "${SLURM_STEP_ID:-}" && "${SLURM_NTASKS:-1}" == "$world" ]]; then
     exec accelerate launch --config_file "$config" --num_machines "$world" --num_processes "$world" \
         --machine_rank "$SLURM_PROCID" --main_process_ip "${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}" \
         --main_process_port "${MASTER_PORT:-$(( 20000 + SLURM_JOB_ID % 20000 ))}" ${logs[@]+"${logs[@]}"} \
-        -m magicoder_repro.train "$@"
+        -m magicoder_repro.train.train "$@"
 fi
 if (( nodes == 1 )); then
     # Port 0: a free one, so that runs sharing a machine do not collide.
     exec accelerate launch --config_file "$config" --num_machines 1 --num_processes "$per_node" \
-        --main_process_port "${MASTER_PORT:-0}" ${logs[@]+"${logs[@]}"} -m magicoder_repro.train "$@"
+        --main_process_port "${MASTER_PORT:-0}" ${logs[@]+"${logs[@]}"} -m magicoder_repro.train.train "$@"
 fi
 echo "launch_train.sh: $nodes nodes x $per_node processes run as $world SLURM tasks of one step" \
     "(the slurm profile: snakemake --workflow-profile profiles/slurm); here SLURM_NTASKS is ${SLURM_NTASKS:-unset}" >&2

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import eval_generate, tiny_model
+from magicoder_repro import eval_generate
+
+from magicoder_repro.train import tiny_model
 
 from magicoder_repro.core import prompt_format
 

@@ -8,7 +8,7 @@ import yaml
 
 from conftest import run_snakemake
 from eval_helpers import HUMANEVAL, REPO, evalplus_cache  # noqa: F401
-from magicoder_repro import tiny_model
+from magicoder_repro.train import tiny_model
 
 pytestmark = pytest.mark.slow
 

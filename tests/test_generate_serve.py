@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import tiny_model
+from magicoder_repro.train import tiny_model
 from magicoder_repro.core.jsonl import read_jsonl
 from magicoder_repro.data.parse import parse
 from test_generate import env, generate_cmd, run, teacher_config, write_seeds

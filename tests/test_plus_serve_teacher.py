@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import serve_teacher, tiny_model
+from magicoder_repro import serve_teacher
+
+from magicoder_repro.train import tiny_model
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]

@@ -179,7 +179,7 @@ def test_training_ranks_are_slurm_tasks_and_resume_after_requeue(workdir, tiny, 
     """Stage 1 with 2 gloo processes: one SLURM job of 2 tasks, a rank each, started by one srun from
     the batch step. Requeued (as a preemption does) once it has saved a checkpoint, the job runs again
     and resumes from that checkpoint: every step's loss equals one process's on the same global batch."""
-    from magicoder_repro.train import train
+    from magicoder_repro.train.train import train
 
     records = [{"instruction": f"Add {i} to x.", "response": f"def f(x):\n    return x + {i}\n"} for i in range(32)]
     (workdir / "results/sft").mkdir(parents=True)

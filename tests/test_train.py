@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from magicoder_repro.core.prompt_format import prompt
-from magicoder_repro.sft_data import IGNORE_INDEX, PaddedCollator, encode, encode_records, packed_collator
-from magicoder_repro.tiny_model import build, corpus_texts
-from magicoder_repro.train import check_batch, precision_policy, train
+from magicoder_repro.train.sft_data import IGNORE_INDEX, PaddedCollator, encode, encode_records, packed_collator
+from magicoder_repro.train.tiny_model import build, corpus_texts
+from magicoder_repro.train.train import check_batch, precision_policy, train
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = sorted((REPO / "data/demo/corpus").glob("*.jsonl")) or sorted((REPO / "scripts/magicoder_repro").glob("*.py"))
@@ -170,7 +170,7 @@ def test_bad_input_fails_before_training(tmp_path, tiny, case, monkeypatch):
 
 
 def train_cmd(tiny, data, root, settings):
-    return [sys.executable, "-m", "magicoder_repro.train", "--model", str(tiny), "--data", str(data),
+    return [sys.executable, "-m", "magicoder_repro.train.train", "--model", str(tiny), "--data", str(data),
             "--out", str(root / "out"), "--log-file", str(root / "log.jsonl"), "--scratch", str(root / "scratch"),
             "--settings", json.dumps(settings)]
 

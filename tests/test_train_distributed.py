@@ -17,7 +17,7 @@ import pytest
 import torch
 from test_train import REPO, RECORDS, SETTINGS, run_env, tiny, write_records  # noqa: F401 (tiny: fixture)
 
-from magicoder_repro.train import train
+from magicoder_repro.train.train import train
 
 DEADLINE_S = 240
 # Relative tolerance on each step's loss, 2 processes x per-device 2 vs 1 process x global batch 4 (as

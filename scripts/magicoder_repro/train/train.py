@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from magicoder_repro.sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
+from magicoder_repro.train.sft_data import PaddedCollator, encode_records, load_records, packed_collator, register_varlen_attention
 from magicoder_repro.core.errors import one_line_errors
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
@@ -287,7 +287,7 @@ def train(model_path: str, data_path: str, out_dir: str, log_file: str, scratch:
         raise RuntimeError(f"the launcher started {world} processes but the Trainer sees {args.world_size} "
                            "(processes on CPUs need ACCELERATE_USE_CPU=true: use scripts/launch_train.sh)")
     collator = packed_collator() if s["packing"] else PaddedCollator(pad_id)
-    from magicoder_repro.train_callbacks import make_callbacks
+    from magicoder_repro.train.callbacks import make_callbacks
 
     callbacks = make_callbacks(scratch_log, policy, lambda: _stop["signum"])
     stop_cb = callbacks[1]  # JsonlLog, StopOnSignal[, ProfileSecondStep]
