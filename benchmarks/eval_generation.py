@@ -1,6 +1,6 @@
 """Evaluation generation through the rule's own command, against the memory-bandwidth floor.
 
-Each job is `python -m magicoder_repro.eval_generate` exactly as rules/evaluate.smk runs it (model and
+Each job is `python -m magicoder_repro.evaluate.generate` exactly as rules/evaluate.smk runs it (model and
 benchmark JSON, `--out`), on a checkpoint saved to local disk: DeepSeek-Coder-6.7B's
 architecture with random weights in bf16, created on the GPU and written with save_pretrained, and a BPE
 tokenizer trained on the demo corpus (no weights or tokenizers can be downloaded). Random weights almost
@@ -72,7 +72,7 @@ def run_job(name, model_dir, model_spec, bench, options, work) -> dict:
     """One job through the rule's command (`options`: the static engine's tuning hook, EVAL_DECODE_OPTIONS);
     wall time from outside, figures from its log."""
     out = work / f"{name}.samples.jsonl"
-    cmd = [sys.executable, "-m", "magicoder_repro.eval_generate", "--model", json.dumps({**model_spec, "path": str(model_dir)}),
+    cmd = [sys.executable, "-m", "magicoder_repro.evaluate.generate", "--model", json.dumps({**model_spec, "path": str(model_dir)}),
            "--benchmark", json.dumps(bench), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")]),
            "PYTHONUNBUFFERED": "1", "EVAL_DECODE_OPTIONS": json.dumps(options)}
@@ -94,7 +94,7 @@ def sampler_timing(device: str, rows: int = 300, vocab: int = 32256) -> dict:
     full sort of the vocabulary, on logits shaped like a random-weight model's and like a peaked one's."""
     import torch
 
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     keys = decode_engine.sample_key(0, torch.arange(rows, device=device), 0)
     found = {}

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from magicoder_repro import eval_benchmarks, eval_score, evalplus_verdict, sandbox  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
+from magicoder_repro.evaluate import benchmarks as eval_benchmarks, score as eval_score, evalplus_verdict, sandbox  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
 
 DATA = {"humaneval": "data/benchmarks/evalplus/HumanEvalPlus-v0.1.10.jsonl.gz",
         "mbpp": "data/benchmarks/evalplus/MbppPlus-v0.2.0.jsonl.gz"}

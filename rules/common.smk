@@ -472,8 +472,8 @@ def container_image(rule, env, needs=()):
 
 def sandbox_needs(lang=None):
     """Tools that rules running generated code need in their image: bubblewrap (with the bwrap sandbox) and
-    the language's compiler or interpreter (magicoder_repro.sandbox.TOOLCHAINS)."""
-    from magicoder_repro import sandbox
+    the language's compiler or interpreter (magicoder_repro.evaluate.sandbox.TOOLCHAINS)."""
+    from magicoder_repro.evaluate import sandbox
 
     needs = ["bwrap"] * (config.get("evaluation", {}).get("sandbox", {}).get("runtime", "bwrap") == "bwrap")
     chain = sandbox.toolchain(lang) if lang else None

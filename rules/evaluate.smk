@@ -33,7 +33,7 @@ rule eval_generate:
         runtime=lambda wildcards: 60 + 180 * (eval_gpus(wildcards) > 0),
         **docker_shell("eval_generate", "eval", gpus=eval_gpus),
     shell:
-        "python -m magicoder_repro.eval_generate --model {params.model:q} --benchmark {params.benchmark:q} "
+        "python -m magicoder_repro.evaluate.generate --model {params.model:q} --benchmark {params.benchmark:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
@@ -61,5 +61,5 @@ rule eval_score:
     resources:
         **docker_shell("eval_score", "eval", sandbox=True, needs=scoring_needs),
     shell:
-        "python -m magicoder_repro.eval_score --benchmark {params.benchmark:q} --sandbox {params.sandbox:q} "
+        "python -m magicoder_repro.evaluate.score --benchmark {params.benchmark:q} --sandbox {params.sandbox:q} "
         "--model {params.model:q} --samples {input.samples:q} --out {output:q} > {log:q} 2>&1"

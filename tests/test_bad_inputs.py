@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from conftest import run_snakemake
-from magicoder_repro.eval_benchmarks import read_evalplus
+from magicoder_repro.evaluate.benchmarks import read_evalplus
 from magicoder_repro.core.jsonl import CorruptRecord, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,14 +39,14 @@ def test_a_lone_surrogate_goes_through_parse_and_decontamination(tmp_path):
     responses = tmp_path / "responses.jsonl"
     # json.dumps escapes the surrogates (ensure_ascii): the file is what an API's JSON body carries.
     responses.write_text(json.dumps(response_row(0, ANSWER)) + "\n")
-    proc = stage("parse", "--responses", responses, "--records", tmp_path / "records.jsonl", "--stats", tmp_path / "stats.json")
+    proc = stage("data.parse", "--responses", responses, "--records", tmp_path / "records.jsonl", "--stats", tmp_path / "stats.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (record,) = read_jsonl(tmp_path / "records.jsonl")
     assert record["problem"] == "Reverse a string \ud800 twice." and record["solution"].endswith("\udfff")
     assert b"\\ud800" in (tmp_path / "records.jsonl").read_bytes()   # escaped, the rest stays UTF-8
 
     settings = yaml.safe_load((REPO / "config.yaml").read_text())["curation"]["decontamination"]
-    proc = stage("decontaminate", "--input", tmp_path / "records.jsonl", "--columns", "problem", "solution",
+    proc = stage("data.decontaminate", "--input", tmp_path / "records.jsonl", "--columns", "problem", "solution",
                  "--settings", json.dumps(settings), "--kept", tmp_path / "kept.jsonl",
                  "--removed", tmp_path / "removed.jsonl", "--summary", tmp_path / "summary.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -61,7 +61,7 @@ def test_a_broken_jsonl_line_is_one_line_naming_file_and_line_before_any_output(
                          ("[1, 2]", "expected a JSON object, got list"),
                          (b'{"seed": "caf\xe9"}', "not UTF-8 (byte 0xe9 at column 14)")]:
         responses.write_bytes(b"\n".join([good.encode(), b"", broken if isinstance(broken, bytes) else broken.encode(), good.encode()]) + b"\n")
-        assert error_line(stage("parse", "--responses", responses, *out), "parse") == f"{responses}:3: {what}"
+        assert error_line(stage("data.parse", "--responses", responses, *out), "data.parse") == f"{responses}:3: {what}"
         assert not (tmp_path / "records.jsonl").exists()
 
 
@@ -76,27 +76,27 @@ def test_benchmark_files_config_overlays_and_replay_files_name_the_broken_line(t
 
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("teacher:\n  model: gpt-4\n  temperature: [0.2\n")
-    line = error_line(stage("config_files", REPO / "config.yaml", overlay), "config_files")
+    line = error_line(stage("core.config_files", REPO / "config.yaml", overlay), "core.config_files")
     assert line.startswith(f"{overlay}:4:1: not valid YAML (")
     overlay.write_text("- teacher\n")
-    assert error_line(stage("config_files", overlay), "config_files") == f"{overlay}:1: a config file holds a mapping of keys, not a list"
+    assert error_line(stage("core.config_files", overlay), "core.config_files") == f"{overlay}:1: a config file holds a mapping of keys, not a list"
 
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(json.dumps({"lang": "python", "index": 0, "raw_index": 0, "seed": "x = 1\n"}) + "\n")
     replay = tmp_path / "replay.jsonl"
     replay.write_text('{"key": "abc", "request": {}, "response": {"choices": []}}\n')
     teacher = {"backend": "replay", "model": "m", "system_prompt": "s", "temperature": 0.0, "max_tokens": 10}
-    line = error_line(stage("generate", "--seeds", seeds, "--teacher", json.dumps(teacher), "--template",
+    line = error_line(stage("data.generate", "--seeds", seeds, "--teacher", json.dumps(teacher), "--template",
                             REPO / "prompts/oss_instruct.txt", "--cache", tmp_path / "cache", "--replay-file", replay,
-                            "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "generate")
+                            "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "data.generate")
     assert "have no recorded answer" in line   # that line answers another request: not in the way
     from magicoder_repro.data.requests import build_request, request_key
 
     request = build_request("x = 1\n", 0, teacher, (REPO / "prompts/oss_instruct.txt").read_text())
     replay.write_text(json.dumps({"key": request_key(request), "request": request, "response": {"choices": []}}) + "\n")
-    line = error_line(stage("generate", "--seeds", seeds, "--teacher", json.dumps(teacher), "--template",
+    line = error_line(stage("data.generate", "--seeds", seeds, "--teacher", json.dumps(teacher), "--template",
                             REPO / "prompts/oss_instruct.txt", "--cache", tmp_path / "cache", "--replay-file", replay,
-                            "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "generate")
+                            "--responses", tmp_path / "r.jsonl", "--ledger", tmp_path / "l.json"), "data.generate")
     assert line.startswith(f"{replay}:1: the response has no choices (request key {request_key(request)[:16]}); "
                            "a replay file cannot ask again")
 

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from eval_helpers import FIXTURES, HUMANEVAL, REPO, humaneval, mbpp
-from magicoder_repro import eval_benchmarks as eb
-from magicoder_repro import eval_score, sandbox
+from magicoder_repro.evaluate import benchmarks as eb
+from magicoder_repro.evaluate import score as eval_score, sandbox
 from magicoder_repro.core.prompt_format import prompt as magicoder_prompt
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import eval_generate
+from magicoder_repro.evaluate import generate as eval_generate
 
 from magicoder_repro.train import tiny_model
 
@@ -51,7 +51,7 @@ def trained_dir(tmp_path_factory):
 
 
 def humaneval_ids(tok, count):
-    from magicoder_repro import eval_benchmarks
+    from magicoder_repro.evaluate import benchmarks as eval_benchmarks
 
     tasks = eval_benchmarks.load_tasks({"benchmark": "humaneval", "kind": "humaneval", "dataset": HUMANEVAL, "limit": count})
     return prompt_format.eval_input_ids(tok, [t["prompt"] for t in tasks], "humaneval")
@@ -84,7 +84,7 @@ def test_every_engine_equals_plain_greedy_on_a_trained_model(trained_dir):
 def test_each_prompt_is_prefilled_once_for_its_samples(trained_dir, monkeypatch):
     """Sharing a prompt's prefill among its samples changes no token: the same rows prefilled one copy each
     give the same samples, greedy and sampled (per-sample noise keys)."""
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     monkeypatch.setenv("EVAL_DECODE_OPTIONS", '{"prefill_tokens": 1, "window": 8}')  # a chunk a prompt, many windows
     model, tok = eval_generate.load_transformers(str(trained_dir))
@@ -117,7 +117,7 @@ def test_nucleus_keeps_what_top_p_keeps():
     import torch
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     torch.manual_seed(0)
     x = torch.randn(64, 2000) * torch.logspace(-1, 1.2, 64)[:, None]  # flat rows to peaked ones
@@ -175,7 +175,7 @@ def job_argv(model_path, out):
 def test_a_killed_job_resumes_from_the_samples_it_wrote(trained_dir, tmp_path, capsys):
     out, partial = tmp_path / "humaneval.samples.jsonl", tmp_path / "humaneval.samples.jsonl.partial"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "scripts")}
-    job = subprocess.Popen([sys.executable, "-m", "magicoder_repro.eval_generate", *job_argv(trained_dir, out)], env=env,
+    job = subprocess.Popen([sys.executable, "-m", "magicoder_repro.evaluate.generate", *job_argv(trained_dir, out)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while job.poll() is None and (not partial.exists() or len(partial.read_text().splitlines()) < 5):
         time.sleep(0.01)

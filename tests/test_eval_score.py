@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from eval_helpers import HUMANEVAL, MBPP, REPO, evalplus_cache, humaneval, mbpp  # noqa: F401
-from magicoder_repro import eval_score
+from magicoder_repro.evaluate import score as eval_score
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def write(path, records):
 
 def run_score(tmp_path, bench, samples, check=True):
     out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(bench),
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.evaluate.score", "--benchmark", json.dumps(bench),
                            "--sandbox", json.dumps({"runtime": "bwrap"}), "--samples", str(samples), "--out", str(out)],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
     if check:
@@ -79,12 +79,12 @@ def test_a_sandbox_that_cannot_start_programs_is_an_error_not_timeouts(tmp_path,
     rows = rows_of(HUMANEVAL, 2)
     samples = write(tmp_path / "s.jsonl", [{"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]} for r in rows])
     out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(humaneval(2)),
+    proc = subprocess.run([sys.executable, "-m", "magicoder_repro.evaluate.score", "--benchmark", json.dumps(humaneval(2)),
                            "--sandbox", json.dumps({"runtime": "bwrap", "memory_mb": 1}), "--samples", str(samples),
                            "--out", str(out)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
     assert proc.returncode != 0 and not out.exists()
-    assert proc.stderr.strip().splitlines()[-1].startswith("eval_score: error: the sandbox cannot start a program here")
+    assert proc.stderr.strip().splitlines()[-1].startswith("evaluate.score: error: the sandbox cannot start a program here")
 
 
 def test_broken_harness_fails_the_self_check(tmp_path, evalplus_cache, monkeypatch):

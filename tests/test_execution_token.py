@@ -3,7 +3,7 @@ their (failing) tests, in every language the filter runs, are removed as failed 
 printed after the last test; with the real toolchains in the real sandbox."""
 import pytest
 
-from magicoder_repro import run_token
+from magicoder_repro.evaluate import run_token
 from test_plus_execution_filter import TEACHER, fenced, record, run_filter, teacher_answers
 
 # (language, solution, the teacher's tests): each passes only if exiting 0 early counts as a pass.

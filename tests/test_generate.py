@@ -152,7 +152,7 @@ def error_line(proc) -> str:
     """The job's error: one line, the last on stderr, and no traceback."""
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("generate: error: "), proc.stderr[-3000:]
+    assert last.startswith("data.generate: error: "), proc.stderr[-3000:]
     return last
 
 
@@ -176,7 +176,7 @@ def test_a_refused_base_url_stops_at_the_preflight_and_debug_shows_the_traceback
         url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
     teacher = teacher_config(base_url=url)
     line = error_line(run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k"))
-    assert line.startswith(f"generate: error: cannot connect to teacher {url} (teacher.model 'gpt-3.5-turbo-1106', "
+    assert line.startswith(f"data.generate: error: cannot connect to teacher {url} (teacher.model 'gpt-3.5-turbo-1106', "
                            "key from $MAGICODER_TEST_KEY): ConnectError")
     assert line.endswith("check teacher.base_url and that the server is running")
     proc = run(generate_cmd(tmp_path, seeds, teacher, "out"), MAGICODER_TEST_KEY="k", MAGICODER_DEBUG="1")
@@ -217,7 +217,7 @@ def test_a_wrong_shaped_cache_entry_is_reported_and_asked_again_or_refused(tmp_p
 
         cmd = generate_cmd(tmp_path, seeds, teacher, "out") + ["--invalid-cache-entries", "error"]
         line = error_line(run(cmd, MAGICODER_TEST_KEY="k"))
-        assert line == (f"generate: error: {where}; fix or delete that line, or set teacher.invalid_cache_entries: "
+        assert line == (f"data.generate: error: {where}; fix or delete that line, or set teacher.invalid_cache_entries: "
                         "rerequest to ask the teacher again (1 such answers)")
         assert sum(server.attempts.values()) == 3
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from magicoder_repro import plain_data
+from magicoder_repro.evaluate import plain_data
 
 
 def trip(x):

@@ -170,7 +170,7 @@ def build_results(root: Path, *, with_training=True, with_eval=True, plus=False)
                       "tokens_seen": 500 * s, "tokens_per_s": 900.0 + 10 * s} for s in range(1, 9)]
             write_jsonl(path, rows)
             inputs["train_logs"][stage] = str(path)
-    if with_eval:  # score files as eval_score.py writes them
+    if with_eval:  # score files as evaluate/score.py writes them
         inputs["eval"] = {}
         check = {"ok": True, "canonical_pass_rate": 0.99, "broken_pass_rate": 0.0,
                  "documented_exceptions": {"HumanEval/32": "oracle defect"}}

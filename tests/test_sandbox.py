@@ -11,7 +11,7 @@ import time
 import pytest
 
 from eval_helpers import HUMANEVAL, REPO, evalplus_cache, humaneval  # noqa: F401
-from magicoder_repro import eval_score, sandbox
+from magicoder_repro.evaluate import score as eval_score, sandbox
 
 pytestmark = pytest.mark.slow
 SLEEP_TAG = "31.25"  # a unique argument, to find a spawned process again

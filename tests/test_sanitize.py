@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from eval_helpers import REPO
-from magicoder_repro.sanitize import sanitize
+from magicoder_repro.evaluate.sanitize import sanitize
 
 PRIME = "any(n % i == 0 for i in range(2, n))"
 # name: (solution, original-2023 gives, evalplus gives); the entry point is is_not_prime (Mbpp/3).

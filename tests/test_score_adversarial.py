@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from eval_helpers import HUMANEVAL, REPO, evalplus_cache, humaneval  # noqa: F401
-from magicoder_repro import eval_benchmarks, eval_score, sandbox
+from magicoder_repro.evaluate import benchmarks as eval_benchmarks, score as eval_score, sandbox
 
 pytestmark = pytest.mark.slow
 ATTACKS = sorted((REPO / "tests" / "adversarial").glob("verdict_*.py"), key=lambda p: p.stem != "verdict_patch_compare")
@@ -77,7 +77,7 @@ def test_hostile_samples_score_zero_and_honest_ones_keep_their_score(tmp_path_fa
     path.write_text("".join(json.dumps(s) + "\n" for s in samples(cache)))
     out = work / "result.json"
     bench = humaneval(limit=len(ATTACKS), n=2, min_time_limit=1.0)
-    proc = subprocess.run([*prefix, sys.executable, "-m", "magicoder_repro.eval_score", "--benchmark", json.dumps(bench),
+    proc = subprocess.run([*prefix, sys.executable, "-m", "magicoder_repro.evaluate.score", "--benchmark", json.dumps(bench),
                            "--sandbox", json.dumps(box), "--samples", str(path), "--out", str(out)],
                           capture_output=True, text=True, cwd=work,
                           env={**os.environ, "PYTHONPATH": str(REPO / "scripts"), "XDG_CACHE_HOME": str(cache)})

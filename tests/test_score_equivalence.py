@@ -3,7 +3,7 @@ per task and per sample, base and plus, in one test run."""
 import pytest
 
 from eval_helpers import evalplus_cache  # noqa: F401
-from magicoder_repro import eval_score
+from magicoder_repro.evaluate import score as eval_score
 from magicoder_repro.core.jsonl import write_jsonl
 from verdict_samples import TASKS, honest_samples, pipeline, plain_evalplus, write_dataset
 

@@ -294,7 +294,7 @@ def test_offline_compute_jobs_read_the_stage_in_cache(workdir, tiny, tmp_path): 
     stage_in_logs = "".join(p.read_text() for p in (workdir / "results/logs/stage_in").rglob("*.log"))
     assert stage_in_logs.count("files in") == 3
     ran = calls.read_text()
-    assert ran.count("magicoder_repro.data.seeds") == ran.count("magicoder_repro.eval_generate") == 1, ran
+    assert ran.count("magicoder_repro.data.seeds") == ran.count("magicoder_repro.evaluate.generate") == 1, ran
     # The jobs read the stand-ins: seeds drawn from its documents, samples for its tasks from the model.
     seeds = [json.loads(line) for line in (workdir / "results/seeds/python.jsonl").read_text().splitlines()]
     assert len(seeds) == 4 and all(s["seed"] in "".join(r["content"] for r in STARCODER_PYTHON) for s in seeds)

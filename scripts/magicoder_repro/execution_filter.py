@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from magicoder_repro import run_token, sandbox
+from magicoder_repro.evaluate import run_token, sandbox
 from magicoder_repro.core.jsonl import add_filter_arguments, iter_jsonl, write_filter_outputs
 from magicoder_repro.core.errors import one_line_errors
 

@@ -295,7 +295,7 @@ def column_name(name: str, kind: str | None) -> str:
 
 
 def pass_at_1(result: dict) -> dict:
-    """{column: pass@1 in %} from one score file of the evaluation stage (`eval_score.py`).
+    """{column: pass@1 in %} from one score file of the evaluation stage (`evaluate/score.py`).
 
     EvalPlus scores HumanEval and HumanEval+ (MBPP and MBPP+) in one run: `scores` then holds `base`
     and `plus`, which become two columns. Other benchmarks hold one `pass@1`.

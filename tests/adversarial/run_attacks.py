@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, sys.argv[1])
-from magicoder_repro import sandbox  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
+from magicoder_repro.evaluate import sandbox  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
 
 CFG = json.loads(sys.argv[2])
 TIGHT = {**CFG, "memory_mb": 128, "pids": 32, "disk_mb": 32, "output_kb": 64, "cpu_s": 2}

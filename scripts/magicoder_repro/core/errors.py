@@ -28,7 +28,8 @@ def one_line_errors(*extra: type[BaseException]):
 
     def wrap(main):
         spec = main.__globals__.get("__spec__")   # the module's real name, also when run as __main__
-        stage = (spec.name if spec else main.__module__).rsplit(".", 1)[-1]
+        # "data.generate", "evaluate.score": two stages may share a module name in different packages.
+        stage = (spec.name if spec else main.__module__).removeprefix("magicoder_repro.")
 
         @functools.wraps(main)
         def run(*args, **kwargs):

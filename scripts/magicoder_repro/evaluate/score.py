@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from magicoder_repro import eval_benchmarks, evalplus_verdict, run_token, sandbox
+from magicoder_repro.evaluate import benchmarks as eval_benchmarks, evalplus_verdict, run_token, sandbox
 from magicoder_repro.core.errors import one_line_errors
 from magicoder_repro.core.jsonl import CorruptRecord, numbered_jsonl, write_json
 

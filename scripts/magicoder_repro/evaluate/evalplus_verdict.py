@@ -33,7 +33,7 @@ from evalplus.eval import utils as evalplus_utils
 from evalplus.eval._special_oracle import (MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS,
                                            _digit_distance_nums, _poly, _surface_Area)
 
-from magicoder_repro import plain_data, sandbox
+from magicoder_repro.evaluate import plain_data, sandbox
 
 HERE = Path(__file__).resolve().parent
 # What the child's directory holds besides the job: the harness, the decoder, EvalPlus's guard (stdlib only).

@@ -14,10 +14,10 @@ from pathlib import Path
 from magicoder_repro.core.errors import PipelineError
 from magicoder_repro.core.jsonl import parse_lines, read_jsonl
 from magicoder_repro.core.prompt_format import prompt as magicoder_prompt
-from magicoder_repro.sanitize import sanitize
+from magicoder_repro.evaluate.sanitize import sanitize
 
 KINDS = ("humaneval", "mbpp", "multipl-e", "ds1000")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # md5 of the decompressed official release files; EvalPlus reports the same value as the dataset hash.
 EVALPLUS_MD5 = {
     "HumanEvalPlus-v0.1.10.jsonl.gz": "fe585eb4df8c88d844eeb463ea4d0302",

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from magicoder_repro import eval_benchmarks
+from magicoder_repro.evaluate import benchmarks as eval_benchmarks
 
 from magicoder_repro.core import prompt_format
 from magicoder_repro.core.errors import one_line_errors
@@ -105,7 +105,7 @@ def auto_batch_size(model, n_seqs: int, max_len: int, headroom: float = 0.8) -> 
     16 on a CPU."""
     import torch
 
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     if model.device.type != "cuda":
         return min(16, n_seqs)
@@ -141,7 +141,7 @@ def generate_batches(model, prompts: list[list[int]], settings: dict, engine: st
     half the size (said in the log)."""
     import torch
 
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     n, new = settings.get("n", 1), settings["max_new_tokens"]
     engine = pick_engine(engine, model.device)
@@ -192,7 +192,7 @@ def plain_config(model, settings: dict, pad_id: int, ignore_eos: bool):
 def run_static(static, prompts: list[list[int]], pairs: list[tuple[int, int]], settings: dict) -> list[list[int]]:
     """One batch through the static engine: each distinct prompt prefilled once; sample (i, k) draws with the
     noise key of (seed, i, k), so it is the same sample whatever its batch (a resumed or backed-off job)."""
-    from magicoder_repro import decode_engine
+    from magicoder_repro.evaluate import decode_engine
 
     distinct = sorted({i for i, _ in pairs})
     place = {i: j for j, i in enumerate(distinct)}
