@@ -16,6 +16,7 @@ $(STAMP):
 	@echo "installing the Python packages of envs/cpu.txt into $(VENV) (minutes, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envs/cpu.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)

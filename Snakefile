@@ -7,6 +7,8 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 min_version("9.0")
+# This checkout's package first, ahead of an installed one: a copied or edited workflow runs its own code
+# (the jobs get the same path through PYTHONPATH, rules/common.smk, also inside containers).
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.core import config_files, errors
 
@@ -60,6 +62,6 @@ onsuccess:
         # The report was rendered before these records existed: give it this run's.
         for job in workflow.dag.finished_jobs:
             if job.rule.name == "report":
-                from magicoder_repro import report as report_page
+                from magicoder_repro.report import report as report_page
 
                 report_page.refresh_provenance(job.output.html, job.output.summary, REPORT_DIR, job.params.provenance)

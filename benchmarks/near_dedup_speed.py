@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import numpy as np  # noqa: E402
 
-from magicoder_repro import semantic_decontaminate  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
+from magicoder_repro.plus import semantic_decontaminate  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
 
 BENCHMARKS = {
     "humaneval": {"dataset": "human-eval"},
@@ -89,7 +89,7 @@ def main():
 
 
 def near_dedup_speed(records, copies, a):
-    from magicoder_repro import near_dedup
+    from magicoder_repro.plus import near_dedup
 
     start = time.perf_counter()
     kept, removed = near_dedup.near_dedup(records, ["problem", "solution"], a.threshold, a.num_perm, a.shingle_size)

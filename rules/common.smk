@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 from snakemake.settings.types import DeploymentMethod
 
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.core.errors import PipelineError  # reported in one line (errors.one_line_in_snakemake)
 from magicoder_repro.core.sources import is_local
 
@@ -122,7 +121,7 @@ def oss_records_for_sft():
 
 def teacher_serve_prefix():
     """With teacher.serve set, the wrapper that starts the teacher server inside the generation job,
-    runs the command after it against that server and stops it (magicoder_repro.serve_teacher)."""
+    runs the command after it against that server and stops it (magicoder_repro.plus.serve_teacher)."""
     teacher = config["teacher"]
     serve = teacher.get("serve")
     if not serve:
@@ -130,7 +129,7 @@ def teacher_serve_prefix():
     if teacher["backend"] != "openai" or teacher.get("base_url"):
         raise PipelineError("teacher.serve needs teacher.backend: openai and teacher.base_url: null "
                          "(the job points generation at the server it starts)")
-    return (f"python -m magicoder_repro.serve_teacher --serve {shlex.quote(as_json(serve))} "
+    return (f"python -m magicoder_repro.plus.serve_teacher --serve {shlex.quote(as_json(serve))} "
             f"--served-name {shlex.quote(teacher['model'])} "
             f"--api-key-env {shlex.quote(teacher.get('api_key_env', 'OPENAI_API_KEY'))} -- ")
 
@@ -371,8 +370,6 @@ def check_teacher_budget():
     teacher = config["teacher"]
     if teacher.get("budget_usd") is None or teacher["backend"] != "openai":
         return
-    if str(Path(workflow.basedir) / "scripts") not in sys.path:
-        sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
     from magicoder_repro.data import budget
 
     spent = budget.spent_usd(f"{CACHE}/teacher", teacher.get("price_per_million_tokens") or {}, teacher.get("batch"))

@@ -1,10 +1,8 @@
 # Curation: exact dedup across languages, benchmark decontamination, the Evol-Instruct set, and the
 # instruction/response records both training stages read. Local benchmark and Evol files are inputs,
 # so editing one reruns what depends on it; Hub ids are only params.
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.data.benchmark_strings import local_benchmark_files, relevant_settings
 from magicoder_repro.core.sources import local_inputs
 

@@ -24,7 +24,7 @@ rule near_dedup:
     resources:
         **docker_shell("near_dedup", "eval"),
     shell:
-        "python -m magicoder_repro.near_dedup --input {input:q} --settings {params.settings:q} "
+        "python -m magicoder_repro.plus.near_dedup --input {input:q} --settings {params.settings:q} "
         "--kept {output.kept:q} --removed {output.removed:q} --summary {output.summary:q} 2> {log:q}"
 
 
@@ -60,7 +60,7 @@ rule semantic_decontaminate:
         **gpu_resources("semantic_decontaminate", SEMANTIC_GPUS),
         **docker_shell("semantic_decontaminate", "eval", gpus=SEMANTIC_GPUS),
     shell:
-        "OMP_NUM_THREADS={threads} python -m magicoder_repro.semantic_decontaminate --input {input.data:q} "
+        "OMP_NUM_THREADS={threads} python -m magicoder_repro.plus.semantic_decontaminate --input {input.data:q} "
         "--settings {params.settings:q} --decontamination {params.decontamination:q} "
         "--substring-removed {input.substring_removed:q} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"
@@ -89,7 +89,7 @@ rule teacher_tests:
         **gpu_resources("teacher_tests", teacher_serve_gpus()),
         **docker_shell("teacher_tests", "eval", gpus=teacher_serve_gpus(), network=LIVE_TEACHER),
     shell:
-        "{params.serve}python -m magicoder_repro.teacher_tests --records {input.records:q} "
+        "{params.serve}python -m magicoder_repro.plus.teacher_tests --records {input.records:q} "
         "--template {input.template:q} --teacher {params.teacher:q} {resources.teacher_client} "
         "--responses {output.responses:q} --ledger {output.ledger:q} 2> {log:q}"
 
@@ -116,6 +116,6 @@ rule execution_filter:
     resources:
         **docker_shell("execution_filter", "eval", sandbox=True, needs=lambda wildcards: sandbox_needs(wildcards.lang)),
     shell:
-        "python -m magicoder_repro.execution_filter --input {input.records:q} --settings {params.settings:q} "
+        "python -m magicoder_repro.plus.execution_filter --input {input.records:q} --settings {params.settings:q} "
         "--sandbox {params.sandbox:q} {params.tests} --kept {output.kept:q} --removed {output.removed:q} "
         "--summary {output.summary:q} 2> {log:q}"

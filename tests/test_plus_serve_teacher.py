@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from magicoder_repro import serve_teacher
+from magicoder_repro.plus import serve_teacher
 
 from magicoder_repro.train import tiny_model
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
@@ -35,7 +35,7 @@ def serve_json(model, **extra) -> str:
 
 
 def wrapper(model, *command, serve=None, **kw):
-    args = [sys.executable, "-m", "magicoder_repro.serve_teacher", "--serve", serve or serve_json(model),
+    args = [sys.executable, "-m", "magicoder_repro.plus.serve_teacher", "--serve", serve or serve_json(model),
             "--served-name", model, "--api-key-env", "TEACHER_TEST_KEY", "--", *command]
     return subprocess.Popen(args, env={**ENV, "HF_HUB_CACHE": os.environ["HF_HUB_CACHE"]}, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True, **kw)

@@ -12,7 +12,7 @@ from fault_server import FaultServer  # noqa: E402
 
 from magicoder_repro.core.jsonl import read_jsonl, write_jsonl
 from magicoder_repro.data.requests import load_template, request_key
-from magicoder_repro.teacher_tests import request_for_tests
+from magicoder_repro.plus.teacher_tests import request_for_tests
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "prompts" / "execution_tests.txt"
@@ -29,7 +29,7 @@ RECORDS = [
 
 
 def teacher_tests(tmp_path, teacher, out):
-    cmd = [sys.executable, "-m", "magicoder_repro.teacher_tests", "--records", str(tmp_path / "records.jsonl"),
+    cmd = [sys.executable, "-m", "magicoder_repro.plus.teacher_tests", "--records", str(tmp_path / "records.jsonl"),
            "--teacher", json.dumps(teacher), "--template", str(TEMPLATE), "--cache", str(tmp_path / "cache"),
            "--responses", str(tmp_path / f"{out}.jsonl"), "--ledger", str(tmp_path / f"{out}.ledger.json"),
            "--max-retries", "3", "--timeout-s", "5"]

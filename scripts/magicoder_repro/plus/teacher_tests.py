@@ -6,7 +6,7 @@ record's language. How that program will meet the solution (appended to it, or r
 script) is the language's `harness` in execution_filter.py, so the prompt says what the filter does.
 Requests go through generate.py: the same backends (openai, replay), response cache, retries, ledger.
 """
-from magicoder_repro.execution_filter import LANGUAGES
+from magicoder_repro.plus.execution_filter import LANGUAGES
 from magicoder_repro.data.generate import Job, command_line
 from magicoder_repro.data.requests import chat_request, render_prompt, request_key
 from magicoder_repro.core.errors import one_line_errors

@@ -353,7 +353,7 @@ def provenance(provenance_glob: str | None, config_json: str | None) -> dict:
     """What identifies this run: config hash, image references, code version, stage records, versions."""
     records = [{"path": p, "record": read_json(p)} for p in sorted(glob.glob(provenance_glob, recursive=True))] \
         if provenance_glob else []
-    code = code_version(Path(__file__).resolve().parents[2])
+    code = code_version(Path(__file__).resolve().parents[3])
     commit = code.get("git_commit", "") + ("+changes" if code.get("dirty") else "") or f"code sha256 {code['code_sha256'][:16]}"
     versions = {"python": platform.python_version(),
                 **{name: v or "not installed" for name, v in package_versions(PACKAGES).items()}}

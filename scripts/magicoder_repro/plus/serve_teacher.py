@@ -1,7 +1,7 @@
 """Serve an open teacher model for the length of one command: start, wait until healthy, run, stop.
 
 With `teacher.serve` set, the generation job runs as
-    python -m magicoder_repro.serve_teacher --serve JSON --served-name NAME -- python -m magicoder_repro.data.generate ...
+    python -m magicoder_repro.plus.serve_teacher --serve JSON --served-name NAME -- python -m magicoder_repro.data.generate ...
 so the server lives inside the same job as the requests (one SLURM job holds the GPUs for both, and
 nothing is left running when it ends). Engines: `vllm serve` on GPU nodes, `transformers serve` on a
 CPU. The command reaches the server through OPENAI_BASE_URL, which the openai client reads when
