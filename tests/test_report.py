@@ -495,7 +495,7 @@ def test_report_job_reads_this_configs_stage_outputs(workdir):
     sources = yaml.safe_load((REPO / "config.yaml").read_text())["seeds"]["sources"]
     two_languages = only_languages(workdir, "rust", "python")
     proc = run_snakemake(workdir, "-n", "-p", *two_languages, "results/report/index.html")
-    command = re.search(r"python -m magicoder_repro\.report --inputs '([^']*)' --benchmarks '([^']*)'", proc.stdout)
+    command = re.search(r"python -m magicoder_repro\.report\.report --inputs '([^']*)' --benchmarks '([^']*)'", proc.stdout)
     assert command, proc.stdout[-3000:]
     inputs, benchmarks = json.loads(command[1]), json.loads(command[2])
     assert inputs["languages"] == [lang for lang in sources if lang in ("python", "rust")]
@@ -508,7 +508,7 @@ def test_report_job_reads_this_configs_stage_outputs(workdir):
     # The plus preset: the SFT records and the stages' summaries follow the config's switches.
     proc = run_snakemake(workdir, "-n", "-p", *two_languages[:-1], "configs/magicoder-plus.yaml", "--",
                          "results/report/index.html")
-    inputs = json.loads(re.search(r"python -m magicoder_repro\.report --inputs '([^']*)'", proc.stdout)[1])
+    inputs = json.loads(re.search(r"python -m magicoder_repro\.report\.report --inputs '([^']*)'", proc.stdout)[1])
     assert inputs["sft"] == "results/data/plus/oss_instruct.semantic.jsonl"
     assert inputs["near_dedup"] == "results/data/plus/oss_instruct.near_dedup.json"
     assert inputs["semantic"] == "results/data/plus/oss_instruct.semantic.json"
