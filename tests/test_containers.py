@@ -144,7 +144,7 @@ def as_user(*cmd: str, cwd: Path) -> list[str]:
 def seeds_command(workdir: Path) -> str:
     """The shell command Snakemake plans for the seeds rule of Python."""
     out = run_snakemake(workdir, "-n", "-p", "--forceall", "results/seeds/python.jsonl").stdout
-    return re.search(r"^Shell command: (python -m magicoder_repro\.seeds .*)$", out, re.MULTILINE)[1]
+    return re.search(r"^Shell command: (python -m magicoder_repro\.data\.seeds .*)$", out, re.MULTILINE)[1]
 
 
 @pytest.mark.skipif(os.environ.get("MAGICODER_LONG_TESTS") != "1",
