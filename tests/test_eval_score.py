@@ -3,6 +3,7 @@ a broken one; scores come from real executions; bad samples files give clear err
 import gzip
 import json
 import os
+import math
 import subprocess
 import sys
 
@@ -136,3 +137,16 @@ def test_n_samples_per_task_with_their_indices_are_fine(tmp_path):
                                         for t in ("HumanEval/0", "HumanEval/1") for k in range(3)])
     assert eval_score.load_samples(path, ["HumanEval/0", "HumanEval/1"], n=3) == {
         "HumanEval/0": ["HumanEval/00", "HumanEval/01", "HumanEval/02"], "HumanEval/1": ["HumanEval/10", "HumanEval/11", "HumanEval/12"]}
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    """pass@k per task is 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), averaged over tasks; a k above some
+    task's sample count is left out."""
+    per_task = {"a": [True, False, False, True, False], "b": [False] * 5, "c": [True] * 5, "d": [False, True, False, False, False]}
+    expected = {k: sum(1 - math.comb(len(v) - sum(v), k) / math.comb(len(v), k) for v in per_task.values()) / len(per_task)
+                for k in (1, 2, 5)}
+    got = eval_score.summarise(per_task, ks=(1, 2, 5, 10))
+    assert sorted(got) == ["pass@1", "pass@2", "pass@5"]
+    for k in (1, 2, 5):
+        assert got[f"pass@{k}"] == pytest.approx(expected[k], rel=1e-12)
+    assert got["pass@1"] == pytest.approx((2 / 5 + 0 + 1 + 1 / 5) / 4)

@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from evalplus.eval import estimate_pass_at_k
 
 from magicoder_repro.evaluate import benchmarks as eval_benchmarks, evalplus_verdict, run_token, sandbox
 from magicoder_repro.core.errors import one_line_errors
@@ -31,17 +32,11 @@ from magicoder_repro.core.jsonl import CorruptRecord, numbered_jsonl, write_json
 # is recorded as passed, so even the canonical solution fails. Fixed upstream after 0.3.1. We keep
 # EvalPlus's own number and report the task separately (pass@1 without it is in the result too).
 KNOWN_DEFECTS = {"humaneval": {"HumanEval/32": "EvalPlus 0.3.1 find_zero oracle skips recording a pass (fixed upstream later)"}}
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al. 2021) for one task with n samples, c correct."""
-    if n - c < k:
-        return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
-
-
 def summarise(per_task: dict[str, list[bool]], ks=(1, 10, 100)) -> dict:
-    n_min = min(len(v) for v in per_task.values())
-    return {f"pass@{k}": float(np.mean([pass_at_k(len(v), sum(v), k) for v in per_task.values()]))
-            for k in ks if n_min >= k}
+    """Mean unbiased pass@k over tasks (Chen et al. 2021), by EvalPlus's own estimator."""
+    n = [len(v) for v in per_task.values()]
+    correct = [sum(v) for v in per_task.values()]
+    return {f"pass@{k}": float(np.mean(estimate_pass_at_k(n, correct, k))) for k in ks if min(n) >= k}
 
 
 def load_samples(path, task_ids, n: int | None = None) -> dict[str, list[str]]:
