@@ -5,24 +5,16 @@ trivial solutions), MBPP `text` and `code` of the test ids, APPS and GSM8K test 
 prompts. Each comes from the Hub through `datasets`, or from a local file in the same schema, so the
 paper presets and the offline tests read the same fields the same way.
 """
-import hashlib
 from pathlib import Path
 
 from magicoder_repro.core.errors import PipelineError
 from magicoder_repro.core.jsonl import iter_jsonl
+from magicoder_repro.core.provenance import sha256_path
 from magicoder_repro.core.sources import is_local
 
 
 class DatasetUnavailable(PipelineError, RuntimeError):
     """A dataset config names that cannot be loaded (no network, wrong path, bad checksum, missing field)."""
-
-
-def sha256_of(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_table(spec: dict, what: str) -> list[dict]:
@@ -36,8 +28,8 @@ def load_table(spec: dict, what: str) -> list[dict]:
         if not path.is_file():
             raise DatasetUnavailable(f"{what}: local file {source} does not exist")
         expected = spec.get("sha256")
-        if expected and sha256_of(path) != expected:
-            raise DatasetUnavailable(f"{what}: {source} has sha256 {sha256_of(path)}, config expects {expected}")
+        if expected and sha256_path(Path(path)) != expected:
+            raise DatasetUnavailable(f"{what}: {source} has sha256 {sha256_path(Path(path))}, config expects {expected}")
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
